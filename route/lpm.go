@@ -1,0 +1,843 @@
+package route
+
+import (
+	"math/bits"
+	"sort"
+	"sync/atomic"
+	"unsafe"
+)
+
+// This file holds the longest-prefix-match engine shared by both families.
+//
+// Shape. An address is cut into 16-bit segments. Segment 0 indexes a direct
+// table of 65,536 chunk slots (the D16 part of DXR). Prefixes of length 0..16
+// ("short" prefixes) are not stored in chunks: they live in per-length maps
+// and are folded into every chunk they cover as the chunk's cover next hop.
+// A chunk is a node of depth 1; a node of depth d holds the prefixes whose
+// length lies in (16d, 16d+16] as entries, and compiles them, with its
+// cover, into a sorted array of ranges over its 16-bit segment (the R part of
+// DXR: "the last range starting at or below the key wins"). IPv4 ends at
+// depth 1. IPv6 nodes also have children, one per segment value that has
+// longer prefixes below it; a child shows up in the parent's ranges as a
+// one-value range whose value is the child's index with kidFlag set.
+//
+// Node words (all uint32, immutable once published):
+//
+//	w[0]  bit 31: short range format; bits 0..16: number of ranges
+//	w[1]  bits 15..31: number of entries; bits 0..14: cover next hop
+//	      ranges (long format: start<<16 | value, one word each;
+//	              short format: start>>8<<8 | value, one uint16 each,
+//	              used when every start is a multiple of 256, no value
+//	              exceeds 255 and the node has no children)
+//	      entries (marker<<15 | next hop; marker = 1<<r | prefix bits,
+//	               r = length within the segment, 1..16), sorted by
+//	               (start, r)
+//
+// Keeping the node's entries (its share of the RIB) behind its ranges means
+// a node is one allocation, lookups touch only its front, and an update
+// rebuilds exactly the nodes on the path to the changed prefix (plus, for a
+// short prefix, the chunks it covers), never the whole table.
+//
+// Concurrency: lookups never lock. Chunk slots are atomic pointers to
+// immutable nodes; a writer builds new nodes beside the old ones and
+// publishes them with one atomic store per chunk (path copying below the
+// chunk for IPv6). Writers are serialized by the owning Table's mutex, which
+// also protects the short maps, coverLen and the builder scratch.
+
+const (
+	segBits   = 16
+	nhBits    = 15
+	nhMask    = 1<<nhBits - 1
+	kidFlag   = 1 << 15
+	hdrWords  = 2
+	countMask = 1<<17 - 1
+	shortFlag = 1 << 31
+	// directFlag: a short-format node stored as 256 one-byte values, one per
+	// /8 step of the segment (DXR's "direct" chunks, here at /24 for IPv4),
+	// used when the ranges are many: one load instead of a search.
+	directFlag = 1 << 30
+	// indexFlag: a long-format node with many ranges carries a 256-entry
+	// index (uint16: the last range starting at or below each /8 step) in
+	// front of its ranges, so a search covers one step's ranges only.
+	indexFlag   = 1 << 29
+	directMin   = 16  // ranges above which a short node goes direct
+	indexMin    = 32  // ranges above which a long node gets an index
+	indexWords  = 128 // 256 uint16
+	directWords = 64  // 256 bytes
+	// maxKids bounds the children of one IPv6 node (index must fit 15 bits).
+	maxKids = nhMask + 1
+)
+
+// key128 is an address as two big-endian halves; IPv4 sits in the top 32
+// bits of hi.
+type key128 struct{ hi, lo uint64 }
+
+// seg returns 16-bit segment d (0 = most significant).
+func (k key128) seg(d int) uint32 {
+	if d < 4 {
+		return uint32(k.hi>>(48-16*d)) & 0xffff
+	}
+	return uint32(k.lo>>(48-16*(d-4))) & 0xffff
+}
+
+// node is one trie node. For IPv4 only w is used and the chunk slot points
+// at &w[0]; IPv6 nodes carry their children and their own segment value.
+type node struct {
+	w    []uint32
+	kids []*node // sorted by seg
+	seg  uint16  // this node's segment value in its parent (writer only)
+}
+
+// rangeWords is the size of a node's lookup part in words, by format.
+func rangeWords(w0 uint32) int {
+	n := int(w0 & countMask)
+	switch {
+	case w0&directFlag != 0:
+		return directWords
+	case w0&shortFlag != 0:
+		return (n + 1) / 2
+	case w0&indexFlag != 0:
+		return indexWords + n
+	}
+	return n
+}
+
+func (n *node) cover() uint16 { return uint16(n.w[1] & nhMask) }
+
+func (n *node) ents() []uint32 {
+	off := hdrWords + rangeWords(n.w[0])
+	return n.w[off : off+int(n.w[1]>>nhBits)]
+}
+
+// empty reports a node with neither entries nor children.
+func (n *node) empty() bool { return n.w[1]>>nhBits == 0 && len(n.kids) == 0 }
+
+// find returns the range value for segment value k.
+func (n *node) find(k uint32) uint32 { return findChunk(&n.w[0], k) }
+
+// findChunk looks k up in the node whose words start at p. IPv4 chunk
+// slots hold p itself, saving the load of a node header.
+func findChunk(p *uint32, k uint32) uint32 {
+	w0 := *p
+	cnt := int(w0 & countMask)
+	base := unsafe.Add(unsafe.Pointer(p), hdrWords*4)
+	switch {
+	case w0&directFlag != 0:
+		return uint32(*(*uint8)(unsafe.Add(base, k>>8)))
+	case cnt == 1:
+		return *(*uint32)(base) & 0xffff
+	case w0&shortFlag != 0:
+		return findShort(unsafe.Slice((*uint16)(base), cnt), k)
+	case w0&indexFlag != 0:
+		idx := (*[256]uint16)(base)
+		j := k >> 8
+		lo, hi := int(idx[j]), cnt-1
+		if j < 255 {
+			hi = int(idx[j+1])
+		}
+		r := unsafe.Slice((*uint32)(unsafe.Add(base, indexWords*4)), cnt)
+		return findLong(r[lo:hi+1], k)
+	}
+	return findLong(unsafe.Slice((*uint32)(base), cnt), k)
+}
+
+// chunkNode rebuilds the writer's view of an IPv4 chunk from its pointer.
+func chunkNode(p *uint32) *node {
+	h := unsafe.Slice(p, hdrWords)
+	n := hdrWords + rangeWords(h[0]) + int(h[1]>>nhBits)
+	return &node{w: unsafe.Slice(p, n)}
+}
+
+// findLong: the last range whose start is <= k; ranges[0] starts at 0. The
+// loop has no data-dependent branch the compiler cannot turn into a move.
+func findLong(r []uint32, k uint32) uint32 {
+	x := k<<16 | 0xffff
+	lo, n := 0, len(r)
+	for n > 1 {
+		h := n >> 1
+		if r[lo+h] <= x {
+			lo += h
+		}
+		n -= h
+	}
+	return r[lo] & 0xffff
+}
+
+func findShort(r []uint16, k uint32) uint32 {
+	x := uint16(k | 0xff)
+	lo, n := 0, len(r)
+	for n > 1 {
+		h := n >> 1
+		if r[lo+h] <= x {
+			lo += h
+		}
+		n -= h
+	}
+	return uint32(r[lo] & 0xff)
+}
+
+// Entry encoding.
+
+func entMake(r int, bits uint32, nh uint16) uint32 {
+	return (1<<r|bits)<<nhBits | uint32(nh)
+}
+
+func entDecode(e uint32) (start, end uint32, r int) {
+	m := e >> nhBits
+	r = bits.Len32(m) - 1
+	b := m ^ 1<<r
+	start = b << (segBits - r)
+	end = start + 1<<(segBits-r) - 1
+	return start, end, r
+}
+
+// entOrder sorts entries by start, then by length (outer before inner).
+func entOrder(e uint32) uint32 {
+	s, _, r := entDecode(e)
+	return s<<5 | uint32(r)
+}
+
+// coverAt is the value segment point k gets from entries and cover alone.
+func coverAt(ents []uint32, k uint32, cover uint16) uint16 {
+	best, bestR := cover, 0
+	for _, e := range ents {
+		s, end, r := entDecode(e)
+		if s > k {
+			break
+		}
+		if k <= end && r > bestR {
+			best, bestR = uint16(e&nhMask), r
+		}
+	}
+	return best
+}
+
+// builder holds the writer's scratch space (protected by Table.mu).
+type builder struct {
+	ranges   []uint32
+	stack    []span
+	kidCover []uint16
+	ents     []uint32
+}
+
+type span struct {
+	end uint32
+	val uint16
+}
+
+func (b *builder) emit(start uint32, v uint16) {
+	r := b.ranges
+	if n := len(r); n > 0 {
+		last := r[n-1]
+		if last>>16 == start {
+			r = r[:n-1]
+			if n > 1 && uint16(r[n-2]&0xffff) == v {
+				b.ranges = r
+				return
+			}
+			b.ranges = append(r, start<<16|uint32(v))
+			return
+		}
+		if uint16(last&0xffff) == v {
+			return
+		}
+	}
+	b.ranges = append(r, start<<16|uint32(v))
+}
+
+func (b *builder) top(cover uint16) uint16 {
+	if n := len(b.stack); n > 0 {
+		return b.stack[n-1].val
+	}
+	return cover
+}
+
+func (b *builder) popBefore(s uint32, cover uint16) {
+	for len(b.stack) > 0 && b.stack[len(b.stack)-1].end < s {
+		end := b.stack[len(b.stack)-1].end
+		b.stack = b.stack[:len(b.stack)-1]
+		if end < 0xffff {
+			b.emit(end+1, b.top(cover))
+		}
+	}
+}
+
+// build compiles cover, entries and children into a new node's words and
+// leaves each child's cover in b.kidCover.
+func (b *builder) build(cover uint16, ents []uint32, kids []*node) []uint32 {
+	b.ranges = b.ranges[:0]
+	b.stack = b.stack[:0]
+	b.kidCover = b.kidCover[:0]
+	b.emit(0, cover)
+	i, j := 0, 0
+	for i < len(ents) || j < len(kids) {
+		var s, e uint32
+		var v uint16
+		kid := false
+		if i < len(ents) {
+			es, ee, r := entDecode(ents[i])
+			if j < len(kids) && uint32(kids[j].seg)<<5|17 < es<<5|uint32(r) {
+				kid = true
+			} else {
+				s, e, v = es, ee, uint16(ents[i]&nhMask)
+				i++
+			}
+		} else {
+			kid = true
+		}
+		if kid {
+			s = uint32(kids[j].seg)
+			e, v = s, uint16(kidFlag|j)
+			j++
+		}
+		b.popBefore(s, cover)
+		if kid {
+			b.kidCover = append(b.kidCover, b.top(cover))
+		}
+		b.emit(s, v)
+		b.stack = append(b.stack, span{e, v})
+	}
+	b.popBefore(1<<16, cover)
+
+	out := b.ranges
+	short := len(kids) == 0
+	if short {
+		for _, r := range out {
+			if r&0x00ff0000 != 0 || r&0xffff > 0xff {
+				short = false
+				break
+			}
+		}
+	}
+	w0 := uint32(len(out))
+	switch {
+	case short && len(out) > directMin:
+		w0 |= shortFlag | directFlag
+	case short:
+		w0 |= shortFlag
+	case len(out) > indexMin:
+		w0 |= indexFlag
+	}
+	rw := rangeWords(w0)
+	w := make([]uint32, hdrWords+rw+len(ents))
+	w[0] = w0
+	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
+	dst := unsafe.Pointer(&w[hdrWords])
+	switch {
+	case w0&directFlag != 0:
+		d := unsafe.Slice((*uint8)(dst), 256)
+		for k, r := range out {
+			end := 256
+			if k+1 < len(out) {
+				end = int(out[k+1] >> 24)
+			}
+			for j := int(r >> 24); j < end; j++ {
+				d[j] = uint8(r)
+			}
+		}
+	case w0&shortFlag != 0:
+		d := unsafe.Slice((*uint16)(dst), len(out))
+		for k, r := range out {
+			d[k] = uint16(r>>16)&0xff00 | uint16(r&0xff)
+		}
+	case w0&indexFlag != 0:
+		idx := unsafe.Slice((*uint16)(dst), 256)
+		k := 0
+		for j := range 256 {
+			for k+1 < len(out) && out[k+1]>>16 <= uint32(j)<<8 {
+				k++
+			}
+			idx[j] = uint16(k)
+		}
+		copy(w[hdrWords+indexWords:], out)
+	default:
+		copy(w[hdrWords:], out)
+	}
+	copy(w[hdrWords+rw:], ents)
+	return w
+}
+
+type opKind int
+
+const (
+	opAdd opKind = iota
+	opChange
+	opDelete
+)
+
+// lpm is one family's table. levels is the deepest node depth (1 for IPv4,
+// 7 for IPv6). All fields except the chunk slots are protected by the
+// owning Table's mutex.
+type lpm struct {
+	levels int
+	is4    bool
+	// chunks4 / chunks6: the direct table, allocated on first use so an empty
+	// FIB costs little (up to 65,536 FIBs may exist).
+	chunks4  atomic.Pointer[[1 << segBits]atomic.Pointer[uint32]]
+	chunks6  atomic.Pointer[[1 << segBits]atomic.Pointer[node]]
+	short    [segBits + 1]map[uint32]uint16
+	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
+	leaves   map[uint16]*node
+	b        builder
+	count    int
+}
+
+func newLPM(is4 bool) *lpm {
+	t := &lpm{is4: is4, levels: 7}
+	if is4 {
+		t.levels = 1
+	}
+	return t
+}
+
+func (t *lpm) init() {
+	if t.coverLen != nil {
+		return
+	}
+	t.coverLen = make([]uint8, 1<<segBits)
+	for i := range t.short {
+		t.short[i] = make(map[uint32]uint16)
+	}
+	t.leaves = make(map[uint16]*node)
+	if t.is4 {
+		t.chunks4.Store(new([1 << segBits]atomic.Pointer[uint32]))
+	} else {
+		t.chunks6.Store(new([1 << segBits]atomic.Pointer[node]))
+	}
+}
+
+// chunk returns chunk c (writer or reader under the table's read lock).
+func (t *lpm) chunk(c uint32) *node {
+	if t.is4 {
+		tab := t.chunks4.Load()
+		if tab == nil {
+			return nil
+		}
+		p := tab[c].Load()
+		if p == nil {
+			return nil
+		}
+		return chunkNode(p)
+	}
+	tab := t.chunks6.Load()
+	if tab == nil {
+		return nil
+	}
+	return tab[c].Load()
+}
+
+func (t *lpm) publish(c uint32, n *node) {
+	if t.is4 {
+		var p *uint32
+		if n != nil {
+			p = &n.w[0]
+		}
+		t.chunks4.Load()[c].Store(p)
+		return
+	}
+	t.chunks6.Load()[c].Store(n)
+}
+
+// leaf returns the shared chunk for a chunk with only a cover.
+func (t *lpm) leaf(cover uint16) *node {
+	if cover == 0 {
+		return nil
+	}
+	if n, ok := t.leaves[cover]; ok {
+		return n
+	}
+	n := &node{w: t.b.build(cover, nil, nil)}
+	t.leaves[cover] = n
+	return n
+}
+
+// finish turns a freshly built depth-d node into what its parent stores.
+func (t *lpm) finish(n *node, d int) *node {
+	if !n.empty() {
+		return n
+	}
+	if d == 1 {
+		return t.leaf(n.cover())
+	}
+	return nil
+}
+
+// rebuild builds a node from cover, ents and kids, then re-covers every
+// child whose cover changed (cascading down).
+func (t *lpm) rebuild(d int, seg uint16, cover uint16, ents []uint32, kids []*node) *node {
+	n := &node{w: t.b.build(cover, ents, kids), seg: seg}
+	if len(kids) == 0 {
+		return t.finish(n, d)
+	}
+	var changed []int
+	for i, k := range kids {
+		if t.b.kidCover[i] != k.cover() {
+			changed = append(changed, i)
+		}
+	}
+	nk := make([]*node, len(kids))
+	copy(nk, kids)
+	if len(changed) > 0 {
+		covers := make([]uint16, len(changed))
+		for i, ci := range changed {
+			covers[i] = t.b.kidCover[ci]
+		}
+		for i, ci := range changed {
+			k := nk[ci]
+			nk[ci] = t.rebuild(d+1, k.seg, covers[i], k.ents(), k.kids)
+		}
+	}
+	n.kids = nk
+	return n
+}
+
+// recover re-covers chunk c.
+func (t *lpm) recover(c uint32, cover uint16) {
+	n := t.chunk(c)
+	if n == nil {
+		t.publish(c, t.leaf(cover))
+		return
+	}
+	if n.cover() == cover {
+		return
+	}
+	t.publish(c, t.rebuild(1, uint16(c), cover, n.ents(), n.kids))
+}
+
+// apply performs op for prefix (k, l) with next hop nh (ignored for
+// delete). It returns the previous next hop for change and delete.
+func (t *lpm) apply(op opKind, k key128, l int, nh uint16) (uint16, error) {
+	t.init()
+	if l <= segBits {
+		return t.applyShort(op, k, l, nh)
+	}
+	c := k.seg(0)
+	old, err := t.modifyInto(c, op, k, l, nh)
+	if err == nil {
+		switch op {
+		case opAdd:
+			t.count++
+		case opDelete:
+			t.count--
+		}
+	}
+	return old, err
+}
+
+func (t *lpm) modifyInto(c uint32, op opKind, k key128, l int, nh uint16) (uint16, error) {
+	n := t.chunk(c)
+	cover := uint16(0)
+	if n != nil {
+		cover = n.cover()
+	}
+	nn, old, err := t.modify(n, 1, uint16(c), cover, k, l, nh, op)
+	if err != nil {
+		return 0, err
+	}
+	t.publish(c, nn)
+	return old, nil
+}
+
+func (t *lpm) applyShort(op opKind, k key128, l int, nh uint16) (uint16, error) {
+	key := k.seg(0) >> (segBits - l)
+	m := t.short[l]
+	old, ok := m[key]
+	switch op {
+	case opAdd:
+		if ok {
+			return 0, errExists
+		}
+		m[key] = nh
+		t.count++
+	case opChange:
+		if !ok {
+			return 0, errNotFound
+		}
+		m[key] = nh
+	case opDelete:
+		if !ok {
+			return 0, errNotFound
+		}
+		delete(m, key)
+		t.count--
+	}
+	first := key << (segBits - l)
+	last := first + 1<<(segBits-l) - 1
+	mine := uint8(l + 1)
+	for c := first; c <= last; c++ {
+		cl := t.coverLen[c]
+		switch {
+		case op != opDelete && cl <= mine:
+			t.coverLen[c] = mine
+			t.recover(c, nh)
+		case op == opDelete && cl == mine:
+			cover, cl := uint16(0), uint8(0)
+			for s := l - 1; s >= 0; s-- {
+				var sk uint32
+				if s > 0 {
+					sk = c >> (segBits - s)
+				}
+				if v, ok := t.short[s][sk]; ok {
+					cover, cl = v, uint8(s+1)
+					break
+				}
+			}
+			t.coverLen[c] = cl
+			t.recover(c, cover)
+		}
+	}
+	return old, nil
+}
+
+// modify applies op below node n (nil: none yet) at depth d and returns the
+// node that replaces it.
+func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, nh uint16, op opKind) (*node, uint16, error) {
+	var ents []uint32
+	var kids []*node
+	if n != nil {
+		ents, kids = n.ents(), n.kids
+	}
+	if l <= segBits*(d+1) {
+		r := l - segBits*d
+		e := entMake(r, k.seg(d)>>(segBits-r), nh)
+		want := entOrder(e)
+		i := sort.Search(len(ents), func(i int) bool { return entOrder(ents[i]) >= want })
+		found := i < len(ents) && entOrder(ents[i]) == want
+		var old uint16
+		ne := t.b.ents[:0]
+		switch op {
+		case opAdd:
+			if found {
+				return nil, 0, errExists
+			}
+			ne = append(ne, ents[:i]...)
+			ne = append(ne, e)
+			ne = append(ne, ents[i:]...)
+		case opChange:
+			if !found {
+				return nil, 0, errNotFound
+			}
+			old = uint16(ents[i] & nhMask)
+			ne = append(ne, ents...)
+			ne[i] = e
+		case opDelete:
+			if !found {
+				return nil, 0, errNotFound
+			}
+			old = uint16(ents[i] & nhMask)
+			ne = append(ne, ents[:i]...)
+			ne = append(ne, ents[i+1:]...)
+		}
+		t.b.ents = ne
+		return t.rebuild(d, seg, cover, ne, kids), old, nil
+	}
+	if d >= t.levels {
+		panic("route: prefix deeper than the trie")
+	}
+	s := k.seg(d)
+	i := sort.Search(len(kids), func(i int) bool { return uint32(kids[i].seg) >= s })
+	var kid *node
+	if i < len(kids) && uint32(kids[i].seg) == s {
+		kid = kids[i]
+	} else if op != opAdd {
+		return nil, 0, errNotFound
+	}
+	if kid == nil && len(kids) >= maxKids {
+		return nil, 0, errTooManyKids
+	}
+	nk, old, err := t.modify(kid, d+1, uint16(s), coverAt(ents, s, cover), k, l, nh, op)
+	if err != nil {
+		return nil, 0, err
+	}
+	var kk []*node
+	switch {
+	case kid == nil:
+		kk = make([]*node, 0, len(kids)+1)
+		kk = append(kk, kids[:i]...)
+		kk = append(kk, nk)
+		kk = append(kk, kids[i:]...)
+	case nk == nil:
+		kk = make([]*node, 0, len(kids)-1)
+		kk = append(kk, kids[:i]...)
+		kk = append(kk, kids[i+1:]...)
+	default:
+		kk = make([]*node, len(kids))
+		copy(kk, kids)
+		kk[i] = nk
+	}
+	// Children keep their covers (ents did not change), so no cascade.
+	nn := &node{w: t.b.build(cover, ents, kk), seg: seg, kids: kk}
+	if len(kk) == 0 {
+		nn.kids = nil
+		return t.finish(nn, d), old, nil
+	}
+	return nn, old, nil
+}
+
+// get returns the next hop stored for exactly (k, l).
+func (t *lpm) get(k key128, l int) (uint16, bool) {
+	if t.coverLen == nil {
+		return 0, false
+	}
+	if l <= segBits {
+		v, ok := t.short[l][k.seg(0)>>(segBits-l)]
+		return v, ok
+	}
+	n := t.chunk(k.seg(0))
+	for d := 1; n != nil; d++ {
+		if l <= segBits*(d+1) {
+			r := l - segBits*d
+			want := entOrder(entMake(r, k.seg(d)>>(segBits-r), 0))
+			ents := n.ents()
+			i := sort.Search(len(ents), func(i int) bool { return entOrder(ents[i]) >= want })
+			if i < len(ents) && entOrder(ents[i]) == want {
+				return uint16(ents[i] & nhMask), true
+			}
+			return 0, false
+		}
+		s := k.seg(d)
+		i := sort.Search(len(n.kids), func(i int) bool { return uint32(n.kids[i].seg) >= s })
+		if i == len(n.kids) || uint32(n.kids[i].seg) != s {
+			return 0, false
+		}
+		n = n.kids[i]
+	}
+	return 0, false
+}
+
+// match finds the longest stored prefix containing k through the RIB side
+// of the nodes (entries), not the compiled ranges. It returns the prefix
+// length and next hop, or ok false.
+func (t *lpm) match(k key128) (l int, nh uint16, ok bool) {
+	if t.coverLen == nil {
+		return 0, 0, false
+	}
+	c := k.seg(0)
+	if cl := t.coverLen[c]; cl > 0 {
+		l = int(cl) - 1
+		var sk uint32
+		if l > 0 {
+			sk = c >> (segBits - l)
+		}
+		nh, ok = t.short[l][sk], true
+	}
+	n := t.chunk(c)
+	for d := 1; n != nil; d++ {
+		s := k.seg(d)
+		bestR := 0
+		for _, e := range n.ents() {
+			es, ee, r := entDecode(e)
+			if es > s {
+				break
+			}
+			if s <= ee && r > bestR {
+				bestR, nh = r, uint16(e&nhMask)
+			}
+		}
+		if bestR > 0 {
+			l, ok = segBits*d+bestR, true
+		}
+		i := sort.Search(len(n.kids), func(i int) bool { return uint32(n.kids[i].seg) >= s })
+		if i == len(n.kids) || uint32(n.kids[i].seg) != s {
+			break
+		}
+		n = n.kids[i]
+	}
+	return l, nh, ok
+}
+
+// walk calls fn for every stored prefix in address order, shorter first.
+func (t *lpm) walk(fn func(k key128, l int, nh uint16) bool) bool {
+	if t.coverLen == nil {
+		return true
+	}
+	for c := uint32(0); c < 1<<segBits; c++ {
+		for l := 0; l <= segBits; l++ {
+			if c&(1<<(segBits-l)-1) != 0 {
+				continue
+			}
+			var sk uint32
+			if l > 0 {
+				sk = c >> (segBits - l)
+			}
+			if v, ok := t.short[l][sk]; ok {
+				if !fn(setSeg(key128{}, 0, c), l, v) {
+					return false
+				}
+			}
+		}
+		if n := t.chunk(c); n != nil && !t.walkNode(n, 1, setSeg(key128{}, 0, c), fn) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *lpm) walkNode(n *node, d int, base key128, fn func(key128, int, uint16) bool) bool {
+	ents, kids := n.ents(), n.kids
+	i, j := 0, 0
+	for i < len(ents) || j < len(kids) {
+		if i < len(ents) {
+			es, _, r := entDecode(ents[i])
+			if j == len(kids) || es<<5|uint32(r) < uint32(kids[j].seg)<<5|17 {
+				if !fn(setSeg(base, d, es), segBits*d+r, uint16(ents[i]&nhMask)) {
+					return false
+				}
+				i++
+				continue
+			}
+		}
+		k := kids[j]
+		if !t.walkNode(k, d+1, setSeg(base, d, uint32(k.seg)), fn) {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+func setSeg(k key128, d int, v uint32) key128 {
+	if d < 4 {
+		k.hi |= uint64(v&0xffff) << (48 - 16*d)
+	} else {
+		k.lo |= uint64(v&0xffff) << (48 - 16*(d-4))
+	}
+	return k
+}
+
+// lookup4 is the IPv4 fast path: one chunk slot load, one binary search.
+// It returns the chunk it used so the caller can re-check it (see
+// nhTable). The result 0 means no route.
+func (t *lpm) lookup4(a uint32) (uint32, *atomic.Pointer[uint32], *uint32) {
+	tab := t.chunks4.Load()
+	if tab == nil {
+		return 0, nil, nil
+	}
+	slot := &tab[a>>16]
+	p := slot.Load()
+	if p == nil {
+		return 0, nil, nil
+	}
+	return findChunk(p, a&0xffff), slot, p
+}
+
+// lookup6 walks at most seven nodes.
+func (t *lpm) lookup6(k key128) (uint32, *atomic.Pointer[node], *node) {
+	tab := t.chunks6.Load()
+	if tab == nil {
+		return 0, nil, nil
+	}
+	slot := &tab[k.hi>>48]
+	root := slot.Load()
+	if root == nil {
+		return 0, nil, nil
+	}
+	n := root
+	for d := 1; ; d++ {
+		v := n.find(k.seg(d))
+		if v&kidFlag == 0 {
+			return v, slot, root
+		}
+		n = n.kids[v&nhMask]
+	}
+}

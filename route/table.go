@@ -1,0 +1,265 @@
+package route
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+)
+
+// Route is one routing table entry.
+type Route struct {
+	Prefix netip.Prefix
+	NextHop
+}
+
+// Table is one FIB: an IPv4 and an IPv6 table.
+//
+// Locking: mu serializes writers (Add, Change, Delete, Flush) and guards
+// everything a writer touches (short-prefix maps, cover lengths, next-hop
+// reference counts, builder scratch); Get, LookupRoute and Walk hold it for
+// reading. Lookup takes no lock at all: it reads only atomically published,
+// immutable chunks and the next-hop array (see lpm.go and nhTable), so
+// forwarding goroutines never wait for the control plane. A Lookup running
+// concurrently with an update returns either the old or the new answer.
+type Table struct {
+	fib int
+	mu  sync.RWMutex
+	v4  *lpm
+	v6  *lpm
+	nh  nhTable
+}
+
+// NewTable returns an empty table. FIBs makes tables with their numbers;
+// NewTable is for a stand-alone table (numbered 0 in errors).
+func NewTable() *Table { return newTable(0) }
+
+func newTable(fib int) *Table {
+	return &Table{fib: fib, v4: newLPM(true), v6: newLPM(false)}
+}
+
+// canon validates p and masks off host bits: FreeBSD's rtrequest applies
+// the netmask to the destination, so route add 10.1.2.3/8 installs
+// 10.0.0.0/8; we do the same rather than refuse.
+func canon(p netip.Prefix) (netip.Prefix, error) {
+	if !p.IsValid() {
+		return p, invalid("invalid prefix %v", p)
+	}
+	return p.Masked(), nil
+}
+
+func keyOf(a netip.Addr) key128 {
+	if a.Is4() {
+		b := a.As4()
+		return key128{hi: uint64(binary.BigEndian.Uint32(b[:])) << 32}
+	}
+	b := a.As16()
+	return key128{hi: binary.BigEndian.Uint64(b[:8]), lo: binary.BigEndian.Uint64(b[8:])}
+}
+
+func addrOf(k key128, is4 bool) netip.Addr {
+	if is4 {
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(k.hi>>32))
+		return netip.AddrFrom4(b)
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], k.hi)
+	binary.BigEndian.PutUint64(b[8:], k.lo)
+	return netip.AddrFrom16(b)
+}
+
+func (t *Table) family(p netip.Prefix) *lpm {
+	if p.Addr().Is4() {
+		return t.v4
+	}
+	return t.v6
+}
+
+func (t *Table) fail(op string, p netip.Prefix, err error) error {
+	return &Error{Op: op, FIB: t.fib, Prefix: p, Err: err}
+}
+
+// FIB returns the table's FIB number.
+func (t *Table) FIB() int { return t.fib }
+
+// Add installs r. It fails with an error wrapping EEXIST if the (masked)
+// prefix is already present and EINVAL for a bad prefix or next hop.
+func (t *Table) Add(r Route) error { return t.set(opAdd, "add", r) }
+
+// Change replaces the next hop of an existing route (route change); ESRCH
+// if the prefix is absent.
+func (t *Table) Change(r Route) error { return t.set(opChange, "change", r) }
+
+func (t *Table) set(op opKind, name string, r Route) error {
+	p, err := canon(r.Prefix)
+	if err != nil {
+		return t.fail(name, r.Prefix, err)
+	}
+	nh, err := normalize(r.NextHop, p.Addr().Is4())
+	if err != nil {
+		return t.fail(name, p, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, err := t.nh.acquire(nh)
+	if err != nil {
+		return t.fail(name, p, err)
+	}
+	old, err := t.family(p).apply(op, keyOf(p.Addr()), p.Bits(), i)
+	if err != nil {
+		t.nh.release(i)
+		return t.fail(name, p, err)
+	}
+	if op == opChange {
+		t.nh.release(old)
+	}
+	return nil
+}
+
+// Delete removes the route for prefix p; ESRCH if absent.
+func (t *Table) Delete(p netip.Prefix) error {
+	p, err := canon(p)
+	if err != nil {
+		return t.fail("delete", p, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.deleteLocked(p)
+}
+
+func (t *Table) deleteLocked(p netip.Prefix) error {
+	old, err := t.family(p).apply(opDelete, keyOf(p.Addr()), p.Bits(), 0)
+	if err != nil {
+		return t.fail("delete", p, err)
+	}
+	t.nh.release(old)
+	return nil
+}
+
+func (t *Table) route(p netip.Prefix, i uint16) Route {
+	r := Route{Prefix: p, NextHop: t.nh.get(uint32(i))}
+	if p.IsSingleIP() {
+		r.Flags |= FlagHost
+	}
+	return r
+}
+
+// Get returns the route stored for exactly prefix p (host bits masked);
+// ESRCH if absent.
+func (t *Table) Get(p netip.Prefix) (Route, error) {
+	p, err := canon(p)
+	if err != nil {
+		return Route{}, t.fail("get", p, err)
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	i, ok := t.family(p).get(keyOf(p.Addr()), p.Bits())
+	if !ok {
+		return Route{}, t.fail("get", p, ErrNotFound)
+	}
+	return t.route(p, i), nil
+}
+
+// Lookup returns the next hop of the longest prefix containing a. It takes
+// no lock and allocates nothing; safe to call concurrently with updates.
+func (t *Table) Lookup(a netip.Addr) (NextHop, bool) {
+	if a.Is4() {
+		b := a.As4()
+		v := binary.BigEndian.Uint32(b[:])
+		for {
+			i, slot, p := t.v4.lookup4(v)
+			if i == 0 {
+				return NextHop{}, false
+			}
+			nh := t.nh.get(i)
+			if slot.Load() == p {
+				return nh, true
+			}
+		}
+	}
+	if !a.IsValid() {
+		return NextHop{}, false
+	}
+	k := keyOf(a)
+	for {
+		i, slot, root := t.v6.lookup6(k)
+		if i == 0 {
+			return NextHop{}, false
+		}
+		nh := t.nh.get(i)
+		if slot.Load() == root {
+			return nh, true
+		}
+	}
+}
+
+// LookupRoute is route get: the longest matching route with its prefix.
+// It reads the table's RIB side under the read lock, so it is slower than
+// Lookup and meant for the control plane.
+func (t *Table) LookupRoute(a netip.Addr) (Route, bool) {
+	if !a.IsValid() {
+		return Route{}, false
+	}
+	a = a.WithZone("")
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	f := t.v6
+	if a.Is4() {
+		f = t.v4
+	}
+	l, i, ok := f.match(keyOf(a))
+	if !ok {
+		return Route{}, false
+	}
+	p, _ := a.Prefix(l)
+	return t.route(p, i), true
+}
+
+// Walk calls fn for every route, IPv4 first, each family in address order
+// with shorter prefixes first, until fn returns false. It holds the read
+// lock: fn must not modify the table.
+func (t *Table) Walk(fn func(Route) bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	t.walkLocked(fn)
+}
+
+func (t *Table) walkLocked(fn func(Route) bool) {
+	for _, f := range []*lpm{t.v4, t.v6} {
+		ok := f.walk(func(k key128, l int, i uint16) bool {
+			return fn(t.route(netip.PrefixFrom(addrOf(k, f.is4), l), i))
+		})
+		if !ok {
+			return
+		}
+	}
+}
+
+// Flush deletes every route for which match returns true (all routes when
+// match is nil) and returns how many it deleted. route(8)'s flush, which
+// removes gateway routes only, is Flush(func(r Route) bool { return
+// r.Flags&FlagGateway != 0 }).
+func (t *Table) Flush(match func(Route) bool) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var del []netip.Prefix
+	t.walkLocked(func(r Route) bool {
+		if match == nil || match(r) {
+			del = append(del, r.Prefix)
+		}
+		return true
+	})
+	for _, p := range del {
+		if err := t.deleteLocked(p); err != nil {
+			panic("route: flush lost a walked prefix: " + err.Error())
+		}
+	}
+	return len(del)
+}
+
+// Len returns the number of IPv4 and IPv6 routes.
+func (t *Table) Len() (v4, v6 int) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.v4.count, t.v6.count
+}
