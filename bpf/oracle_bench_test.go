@@ -1,0 +1,161 @@
+package bpf
+
+import (
+	"sort"
+	"testing"
+	"time"
+
+	xbpf "golang.org/x/net/bpf"
+
+	"github.com/baretap/baretap/pcap"
+)
+
+// BenchmarkCorpus is acceptance point 4. For every corpus filter it times
+// one pass over all traffic.pcap frames (held in memory) with x/net/bpf's
+// VM (the anchor), our interpreter (Filter) and the compiled path
+// (Program.Run), each as a sub-benchmark whose op is one pass. Every
+// sub-benchmark reports ns/frame; interp and compiled also report their
+// speed-up over x/net/bpf measured in the same run ("x-vs-xnet", > 1 means
+// faster). The final "median" sub-benchmark runs the median filter (by
+// x/net/bpf time) with all three paths interleaved, and reports the median
+// of the per-filter ratios.
+//
+//	go test -run '^$' -bench BenchmarkCorpus -benchmem ./bpf/
+func BenchmarkCorpus(b *testing.B) {
+	c := loadCorpus(b)
+	frames := c.Frames
+	nf := float64(len(frames))
+	type result struct {
+		expr                   string
+		xnet, interp, compiled float64 // ns/frame
+	}
+	var results []result
+
+	b.Run("walk", func(b *testing.B) {
+		// Anchor for the loop itself: touch each frame's first byte.
+		var sink int
+		for b.Loop() {
+			for i := range frames {
+				sink += len(frames[i].Data)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nf, "ns/frame")
+		_ = sink
+	})
+
+	for _, f := range c.Filters {
+		prog, err := Compile(f.Insns, 0)
+		vm, xerr := xnetVM(f.Insns)
+		if err != nil || xerr != nil {
+			// ip6 protochain: only the interpreter can run it.
+			b.Run(f.Expr+"/interp", func(b *testing.B) {
+				for b.Loop() {
+					interpPass(f.Insns, frames)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nf, "ns/frame")
+			})
+			continue
+		}
+		r := result{expr: f.Expr}
+		b.Run(f.Expr+"/xnet", func(b *testing.B) {
+			for b.Loop() {
+				xnetPass(vm, frames)
+			}
+			r.xnet = float64(b.Elapsed().Nanoseconds()) / float64(b.N) / nf
+			b.ReportMetric(r.xnet, "ns/frame")
+		})
+		b.Run(f.Expr+"/interp", func(b *testing.B) {
+			for b.Loop() {
+				interpPass(f.Insns, frames)
+			}
+			r.interp = float64(b.Elapsed().Nanoseconds()) / float64(b.N) / nf
+			b.ReportMetric(r.interp, "ns/frame")
+			b.ReportMetric(r.xnet/r.interp, "x-vs-xnet")
+		})
+		b.Run(f.Expr+"/compiled", func(b *testing.B) {
+			for b.Loop() {
+				compiledPass(prog, frames)
+			}
+			r.compiled = float64(b.Elapsed().Nanoseconds()) / float64(b.N) / nf
+			b.ReportMetric(r.compiled, "ns/frame")
+			b.ReportMetric(r.xnet/r.compiled, "x-vs-xnet")
+		})
+		if r.xnet > 0 && r.interp > 0 && r.compiled > 0 {
+			results = append(results, r)
+		}
+	}
+	if len(results) == 0 {
+		return
+	}
+
+	// The median filter by anchor time, re-measured with the three paths
+	// interleaved so that they share the same machine conditions.
+	sort.Slice(results, func(i, j int) bool { return results[i].xnet < results[j].xnet })
+	med := results[len(results)/2]
+	var mf *corpusFilter
+	for i := range c.Filters {
+		if c.Filters[i].Expr == med.expr {
+			mf = &c.Filters[i]
+		}
+	}
+	ratios := func(get func(result) float64) float64 {
+		v := make([]float64, len(results))
+		for i, r := range results {
+			v[i] = r.xnet / get(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	b.Run("median", func(b *testing.B) {
+		b.Logf("median filter by x/net/bpf time: %q", mf.Expr)
+		prog, _ := Compile(mf.Insns, 0)
+		vm, _ := xnetVM(mf.Insns)
+		var tx, ti, tc time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			xnetPass(vm, frames)
+			t1 := time.Now()
+			interpPass(mf.Insns, frames)
+			t2 := time.Now()
+			compiledPass(prog, frames)
+			t3 := time.Now()
+			tx, ti, tc = tx+t1.Sub(t0), ti+t2.Sub(t1), tc+t3.Sub(t2)
+		}
+		n := float64(b.N) * nf
+		b.ReportMetric(float64(tx.Nanoseconds())/n, "xnet-ns/frame")
+		b.ReportMetric(float64(ti.Nanoseconds())/n, "interp-ns/frame")
+		b.ReportMetric(float64(tc.Nanoseconds())/n, "compiled-ns/frame")
+		b.ReportMetric(float64(tx)/float64(tc), "compiled-x-vs-xnet")
+		b.ReportMetric(float64(tx)/float64(ti), "interp-x-vs-xnet")
+		b.ReportMetric(ratios(func(r result) float64 { return r.compiled }), "median-compiled-x-vs-xnet")
+		b.ReportMetric(ratios(func(r result) float64 { return r.interp }), "median-interp-x-vs-xnet")
+	})
+}
+
+// benchSink keeps the verdicts alive so the passes cannot be optimised out.
+var benchSink uint32
+
+func interpPass(insns []Insn, frames []pcap.Frame) {
+	var acc uint32
+	for i := range frames {
+		acc += Filter(insns, frames[i].Data, uint32(frames[i].Length))
+	}
+	benchSink += acc
+}
+
+func compiledPass(p *Program, frames []pcap.Frame) {
+	var acc uint32
+	for i := range frames {
+		acc += p.Run(frames[i].Data, uint32(frames[i].Length))
+	}
+	benchSink += acc
+}
+
+func xnetPass(vm *xbpf.VM, frames []pcap.Frame) {
+	var acc uint32
+	for i := range frames {
+		v, _ := vm.Run(frames[i].Data)
+		acc += uint32(v)
+	}
+	benchSink += acc
+}
