@@ -1,0 +1,98 @@
+package bpf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Capture record layout: each record in a read(2) buffer or a zero-copy
+// buffer is a header followed by the captured bytes, and the next record
+// starts at the next multiple of BPF_ALIGNMENT (sys/net/bpf.h, bpf(4)).
+//
+// The layout is FreeBSD's LP64 one on every GOARCH, so a buffer captured on
+// the 32-bit board reads the same on a 64-bit host:
+//
+//	offset  size  bpf_hdr (µs / none)   bpf_xhdr (ns / bintime)
+//	 0      8     bh_tstamp.tv_sec      bh_tstamp.bt_sec
+//	 8      8     bh_tstamp.tv_usec     bh_tstamp.bt_frac
+//	16      4     bh_caplen             bh_caplen
+//	20      4     bh_datalen            bh_datalen
+//	24      2     bh_hdrlen             bh_hdrlen
+//	26            SIZEOF_BPF_HDR (offsetof(bh_hdrlen) + 2, not sizeof)
+//
+// Fields are in host byte order, as the kernel writes them.
+const (
+	// BPF_ALIGNMENT is sizeof(long) on LP64 FreeBSD.
+	BPF_ALIGNMENT = 8
+	// SIZEOF_BPF_HDR is the bytes of a record header that carry data.
+	SIZEOF_BPF_HDR = 26
+
+	hdrOffSec     = 0
+	hdrOffFrac    = 8
+	hdrOffCaplen  = 16
+	hdrOffDatalen = 20
+	hdrOffHdrlen  = 24
+)
+
+// WordAlign is BPF_WORDALIGN: n rounded up to BPF_ALIGNMENT.
+func WordAlign(n int) int { return (n + BPF_ALIGNMENT - 1) &^ (BPF_ALIGNMENT - 1) }
+
+// recordHdrLen is bh_hdrlen for a link header of linkHdrLen bytes: the
+// header is padded so that the network-layer header after the link header
+// starts word aligned (bpf_attachd's bif_hdrlen computation).
+func recordHdrLen(linkHdrLen int) int {
+	return WordAlign(linkHdrLen+SIZEOF_BPF_HDR) - linkHdrLen
+}
+
+// Record is one parsed capture record. Data aliases the buffer.
+type Record struct {
+	Sec     int64  // tv_sec or bt_sec
+	Frac    uint64 // tv_usec, or bt_frac in ns or 2^-64 s, by timestamp format
+	Caplen  uint32 // bytes captured (len(Data))
+	Datalen uint32 // bytes on the wire
+	Hdrlen  uint16 // header bytes before Data
+	Data    []byte
+}
+
+// ErrBadRecord is wrapped by every ParseRecord error.
+var ErrBadRecord = errors.New("bpf: malformed capture record")
+
+// ParseRecord reads the record at the start of buf and returns it with the
+// offset of the next record (BPF_WORDALIGN(hdrlen+caplen), which may lie
+// past len(buf) for the last record). It allocates nothing.
+func ParseRecord(buf []byte) (Record, int, error) {
+	var r Record
+	if len(buf) < SIZEOF_BPF_HDR {
+		return r, 0, fmt.Errorf("%w: %d bytes left, header needs %d", ErrBadRecord, len(buf), SIZEOF_BPF_HDR)
+	}
+	ne := binary.NativeEndian
+	r.Sec = int64(ne.Uint64(buf[hdrOffSec:]))
+	r.Frac = ne.Uint64(buf[hdrOffFrac:])
+	r.Caplen = ne.Uint32(buf[hdrOffCaplen:])
+	r.Datalen = ne.Uint32(buf[hdrOffDatalen:])
+	r.Hdrlen = ne.Uint16(buf[hdrOffHdrlen:])
+	switch {
+	case int(r.Hdrlen) < SIZEOF_BPF_HDR:
+		return r, 0, fmt.Errorf("%w: bh_hdrlen %d shorter than the header (%d)", ErrBadRecord, r.Hdrlen, SIZEOF_BPF_HDR)
+	case r.Caplen > r.Datalen:
+		return r, 0, fmt.Errorf("%w: bh_caplen %d exceeds bh_datalen %d", ErrBadRecord, r.Caplen, r.Datalen)
+	case uint64(r.Hdrlen)+uint64(r.Caplen) > uint64(len(buf)):
+		return r, 0, fmt.Errorf("%w: bh_hdrlen %d + bh_caplen %d exceeds the %d bytes left", ErrBadRecord, r.Hdrlen, r.Caplen, len(buf))
+	}
+	end := int(r.Hdrlen) + int(r.Caplen)
+	r.Data = buf[r.Hdrlen:end:end]
+	return r, WordAlign(end), nil
+}
+
+// putHeader writes a record header at b[0:hdrlen], zeroing the padding up
+// to hdrlen.
+func putHeader(b []byte, sec int64, frac uint64, caplen, datalen uint32, hdrlen int) {
+	ne := binary.NativeEndian
+	ne.PutUint64(b[hdrOffSec:], uint64(sec))
+	ne.PutUint64(b[hdrOffFrac:], frac)
+	ne.PutUint32(b[hdrOffCaplen:], caplen)
+	ne.PutUint32(b[hdrOffDatalen:], datalen)
+	ne.PutUint16(b[hdrOffHdrlen:], uint16(hdrlen))
+	clear(b[SIZEOF_BPF_HDR:hdrlen])
+}

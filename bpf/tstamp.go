@@ -1,0 +1,278 @@
+package bpf
+
+import (
+	"math/bits"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Timestamp format and flags of BIOCSTSTAMP/BIOCGTSTAMP (sys/net/bpf.h,
+// r209216). The value is a format OR flags.
+const (
+	BPF_T_MICROTIME   = 0x0000 // struct timeval in a bpf_hdr (the default)
+	BPF_T_NANOTIME    = 0x0001 // struct bpf_ts, bt_frac in ns, in a bpf_xhdr
+	BPF_T_BINTIME     = 0x0002 // struct bpf_ts, bt_frac in 2^-64 s
+	BPF_T_NONE        = 0x0003 // no stamp: the fields are zero
+	BPF_T_FORMAT_MASK = 0x0003
+
+	BPF_T_NORMAL         = 0x0000 // full-precision clock read
+	BPF_T_FAST           = 0x0100 // tick-precision clock read
+	BPF_T_MONOTONIC      = 0x0200 // time since boot, boottime not added
+	BPF_T_MONOTONIC_FAST = 0x0300
+	BPF_T_FLAG_MASK      = 0x0300
+)
+
+// ValidTimestamp is BPF_T_VALID: BPF_T_NONE alone, or a real format with no
+// bits outside the format and flag masks. bpf.h's rule makes
+// BPF_T_NONE|BPF_T_FAST invalid though BPF_T_NONE is valid.
+func ValidTimestamp(t uint32) bool {
+	return t == BPF_T_NONE ||
+		(t&BPF_T_FORMAT_MASK != BPF_T_NONE && t&^(BPF_T_FORMAT_MASK|BPF_T_FLAG_MASK) == 0)
+}
+
+// TSMode is the per-interface timestamp configuration of net.bpf.tscfg
+// (r228986): whether and how the clock is read for a packet, once for all
+// the descriptors listening on the interface. A descriptor's BIOCSTSTAMP
+// only chooses the output format and realtime versus monotonic.
+type TSMode int32
+
+const (
+	TSDefault  TSMode = iota // use the Stack's Settings.TSCfgDefault
+	TSNone                   // never read the clock: stamps are zero
+	TSFast                   // tick-precision read (getbinuptime)
+	TSNormal                 // full-precision read (binuptime)
+	TSExternal               // the driver's stamp for the frame; a normal read when it gave none
+)
+
+var tsModeNames = [...]string{"default", "none", "fast", "normal", "external"}
+
+func (m TSMode) String() string {
+	if m >= 0 && int(m) < len(tsModeNames) {
+		return tsModeNames[m]
+	}
+	return "TSMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseTSMode reads the names net.bpf.tscfg accepts, wrapping EINVAL for
+// anything else.
+func ParseTSMode(s string) (TSMode, error) {
+	for i, n := range tsModeNames {
+		if s == n {
+			return TSMode(i), nil
+		}
+	}
+	return 0, errorf("tscfg", syscall.EINVAL, "unknown timestamp mode %q (want default, none, fast, normal or external)", s)
+}
+
+// Clock is the time source of a Stack. Uptime is time since boot; realtime
+// stamps add BootTime. It is an interface so tests run on a FakeClock.
+type Clock interface {
+	// Uptime is a full-precision read (FreeBSD binuptime).
+	Uptime() time.Duration
+	// UptimeFast is a cheap read of tick precision (getbinuptime).
+	UptimeFast() time.Duration
+	// BootTime is the realtime of boot, in ns since the Unix epoch.
+	BootTime() int64
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
+// Timer is a pending AfterFunc call.
+type Timer interface {
+	// Stop cancels the call; it reports false if f already ran or started.
+	Stop() bool
+}
+
+// SystemClock reads Go's monotonic clock.
+type SystemClock struct {
+	boot time.Time
+	tick time.Duration
+}
+
+// NewSystemClock returns a clock whose boot is now and whose fast reads
+// have the precision of one tick of 1/hz s.
+func NewSystemClock(hz int) *SystemClock {
+	if hz <= 0 {
+		hz = DefaultHz
+	}
+	return &SystemClock{boot: time.Now(), tick: time.Second / time.Duration(hz)}
+}
+
+func (c *SystemClock) Uptime() time.Duration     { return time.Since(c.boot) }
+func (c *SystemClock) UptimeFast() time.Duration { return time.Since(c.boot).Truncate(c.tick) }
+func (c *SystemClock) BootTime() int64           { return c.boot.UnixNano() }
+func (c *SystemClock) AfterFunc(d time.Duration, f func()) Timer {
+	return time.AfterFunc(d, f)
+}
+
+// FakeClock is a manual clock for deterministic tests: time moves only
+// through Set and Advance, which also run the AfterFunc calls that fall due.
+// It counts reads so tests can check one read per packet. It is safe for
+// concurrent use.
+type FakeClock struct {
+	now   atomic.Int64 // uptime, ns
+	boot  int64
+	tick  time.Duration
+	reads atomic.Int64 // Uptime and UptimeFast calls
+
+	mu     sync.Mutex
+	timers []*fakeTimer // protected by mu
+}
+
+type fakeTimer struct {
+	c     *FakeClock
+	when  time.Duration
+	f     func()
+	fired bool // protected by c.mu
+}
+
+// NewFakeClock returns a clock at uptime 0 whose boot was at boot (ns since
+// the epoch) and whose fast reads round down to tick.
+func NewFakeClock(boot int64, tick time.Duration) *FakeClock {
+	if tick <= 0 {
+		tick = time.Millisecond
+	}
+	return &FakeClock{boot: boot, tick: tick}
+}
+
+func (c *FakeClock) Uptime() time.Duration {
+	c.reads.Add(1)
+	return time.Duration(c.now.Load())
+}
+
+func (c *FakeClock) UptimeFast() time.Duration {
+	c.reads.Add(1)
+	return time.Duration(c.now.Load()).Truncate(c.tick)
+}
+
+func (c *FakeClock) BootTime() int64 { return c.boot }
+
+// Reads returns how many times Uptime or UptimeFast was called.
+func (c *FakeClock) Reads() int64 { return c.reads.Load() }
+
+// Advance moves the clock forward by d.
+func (c *FakeClock) Advance(d time.Duration) { c.Set(time.Duration(c.now.Load()) + d) }
+
+// Set moves the clock to uptime t (never backwards) and runs, in their own
+// goroutines, the AfterFunc calls due by then.
+func (c *FakeClock) Set(t time.Duration) {
+	c.mu.Lock()
+	if int64(t) > c.now.Load() {
+		c.now.Store(int64(t))
+	}
+	var due []*fakeTimer
+	kept := c.timers[:0]
+	for _, tm := range c.timers {
+		if tm.when <= t {
+			tm.fired = true
+			due = append(due, tm)
+		} else {
+			kept = append(kept, tm)
+		}
+	}
+	c.timers = kept
+	c.mu.Unlock()
+	for _, tm := range due {
+		go tm.f()
+	}
+}
+
+// Pending returns the number of AfterFunc calls not yet due.
+func (c *FakeClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+func (c *FakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	t := &fakeTimer{c: c, when: time.Duration(c.now.Load()) + d, f: f}
+	c.timers = append(c.timers, t)
+	c.mu.Unlock()
+	if d <= 0 {
+		c.Set(time.Duration(c.now.Load()))
+	}
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.fired {
+		return false
+	}
+	for i, o := range c.timers {
+		if o == t {
+			c.timers = append(c.timers[:i], c.timers[i+1:]...)
+			break
+		}
+	}
+	t.fired = true
+	return true
+}
+
+// stampCache is the per-packet clock read shared by every descriptor a tap
+// delivers the packet to: the clock is read at most once per packet,
+// lazily, by the first matching descriptor that wants a stamp.
+type stampCache struct {
+	read   bool
+	zero   bool  // the interface's tscfg is none
+	hasExt bool  // the driver supplied a stamp (TSExternal)
+	ext    int64 // that stamp, uptime ns
+	up     int64 // the stamp, uptime ns
+}
+
+func (c *stampCache) get(b *If) {
+	if c.read {
+		return
+	}
+	c.read = true
+	switch TSMode(b.tsmode.Load()) {
+	case TSNone:
+		c.zero = true
+	case TSFast:
+		c.up = int64(b.stack.clock.UptimeFast())
+	case TSExternal:
+		if c.hasExt {
+			c.up = c.ext
+			return
+		}
+		c.up = int64(b.stack.clock.Uptime())
+	default:
+		c.up = int64(b.stack.clock.Uptime())
+	}
+}
+
+// encodeStamp turns an uptime (ns) into the two 64-bit fields of a record
+// header in the format tstamp asks for: (tv_sec, tv_usec) for microtime,
+// (bt_sec, bt_frac) for nanotime (ns) and bintime (2^-64 s).
+func encodeStamp(tstamp uint32, up, boot int64) (sec int64, frac uint64) {
+	format := tstamp & BPF_T_FORMAT_MASK
+	if format == BPF_T_NONE {
+		return 0, 0
+	}
+	t := up
+	if tstamp&BPF_T_MONOTONIC == 0 {
+		t += boot
+	}
+	sec = t / int64(time.Second)
+	ns := t % int64(time.Second)
+	if ns < 0 {
+		sec--
+		ns += int64(time.Second)
+	}
+	switch format {
+	case BPF_T_MICROTIME:
+		frac = uint64(ns) / 1000
+	case BPF_T_NANOTIME:
+		frac = uint64(ns)
+	case BPF_T_BINTIME:
+		// bt_frac = ns * 2^64 / 1e9, exact to the floor.
+		frac, _ = bits.Div64(uint64(ns), 0, uint64(time.Second))
+	}
+	return sec, frac
+}
