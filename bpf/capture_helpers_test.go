@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -228,3 +229,5 @@ func captureBenchDir(t testing.TB) string {
 	}
 	return bench
 }
+
+func runtimeGosched() { runtime.Gosched() }
