@@ -68,6 +68,54 @@ const (
 	maxKids = nhMask + 1
 )
 
+// slot4 is one entry of the IPv4 direct table: a 64-bit descriptor and
+// the chunk's node words, side by side so one cache line serves both.
+//
+// The descriptor alone answers chunks with one next hop (kind leaf) or
+// with up to three ranges starting on /24 boundaries (kind inline3); for
+// the others (kind complex) it carries the format and range count, so the
+// lookup reads ptr and goes straight to the ranges without loading the
+// node header. ptr always holds the chunk's node (nil for a leaf without
+// entries): the writer keeps the RIB entries there.
+//
+// Publishing a complex chunk is a seqlock over the descriptor: the writer
+// stores kind busy with an odd version, then ptr, then the complex
+// descriptor with the next (even) version. A reader that loaded a complex
+// descriptor, then ptr, then finds the descriptor unchanged knows ptr
+// matches the format and count it read, so it never reads past the node.
+// Versions count per chunk (vers, writer only) and are 32 bits wide: a
+// reader would have to stall across 2^31 republications of one chunk to be
+// fooled.
+type slot4 struct {
+	desc atomic.Uint64
+	ptr  atomic.Pointer[uint32]
+}
+
+type dir4 struct {
+	slots [1 << segBits]slot4
+	vers  [1 << segBits]uint32 // writer only
+}
+
+const (
+	kindShift    = 62
+	kindLeaf     = 0
+	kindInline3  = 1
+	kindComplex  = 2
+	kindBusy     = 3
+	fmtShift     = 17
+	fmtLong      = 0
+	fmtShort     = 1
+	fmtDirect    = 2
+	fmtIndex     = 3
+	verShift     = 24
+	inlineS1     = 45
+	inlineS2     = 53
+	inlineV1     = 15
+	inlineV2     = 30
+	verMask      = 1<<32 - 1
+	kindComplexD = uint64(kindComplex) << kindShift
+)
+
 // key128 is an address as two big-endian halves; IPv4 sits in the top 32
 // bits of hi.
 type key128 struct{ hi, lo uint64 }
@@ -373,7 +421,7 @@ type lpm struct {
 	is4    bool
 	// chunks4 / chunks6: the direct table, allocated on first use so an empty
 	// FIB costs little (up to 65,536 FIBs may exist).
-	chunks4  atomic.Pointer[[1 << segBits]atomic.Pointer[uint32]]
+	chunks4  atomic.Pointer[dir4]
 	chunks6  atomic.Pointer[[1 << segBits]atomic.Pointer[node]]
 	short    [segBits + 1]map[uint32]uint16
 	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
@@ -400,7 +448,7 @@ func (t *lpm) init() {
 	}
 	t.leaves = make(map[uint16]*node)
 	if t.is4 {
-		t.chunks4.Store(new([1 << segBits]atomic.Pointer[uint32]))
+		t.chunks4.Store(new(dir4))
 	} else {
 		t.chunks6.Store(new([1 << segBits]atomic.Pointer[node]))
 	}
@@ -413,11 +461,13 @@ func (t *lpm) chunk(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		p := tab[c].Load()
-		if p == nil {
-			return nil
+		if p := tab.slots[c].ptr.Load(); p != nil {
+			return chunkNode(p)
 		}
-		return chunkNode(p)
+		if d := tab.slots[c].desc.Load(); d != 0 {
+			return t.leaf(uint16(d & nhMask))
+		}
+		return nil
 	}
 	tab := t.chunks6.Load()
 	if tab == nil {
@@ -428,14 +478,105 @@ func (t *lpm) chunk(c uint32) *node {
 
 func (t *lpm) publish(c uint32, n *node) {
 	if t.is4 {
-		var p *uint32
-		if n != nil {
-			p = &n.w[0]
-		}
-		t.chunks4.Load()[c].Store(p)
+		t.publish4(c, n)
 		return
 	}
 	t.chunks6.Load()[c].Store(n)
+}
+
+func (t *lpm) publish4(c uint32, n *node) {
+	tab := t.chunks4.Load()
+	sl := &tab.slots[c]
+	if n == nil || n.w[1]>>nhBits == 0 {
+		// A leaf: the descriptor is the whole chunk.
+		var d uint64
+		if n != nil {
+			d = uint64(n.cover())
+		}
+		sl.desc.Store(d)
+		sl.ptr.Store(nil)
+		return
+	}
+	w0 := n.w[0]
+	cnt := w0 & countMask
+	if cnt <= 3 && w0&(directFlag|indexFlag) == 0 {
+		if d, ok := inline3(n); ok {
+			sl.ptr.Store(&n.w[0])
+			sl.desc.Store(d)
+			return
+		}
+	}
+	f := uint64(fmtLong)
+	switch {
+	case w0&directFlag != 0:
+		f = fmtDirect
+	case w0&shortFlag != 0:
+		f = fmtShort
+	case w0&indexFlag != 0:
+		f = fmtIndex
+	}
+	v := tab.vers[c] + 1
+	sl.desc.Store(uint64(kindBusy)<<kindShift | uint64(v&verMask)<<verShift)
+	sl.ptr.Store(&n.w[0])
+	v++
+	tab.vers[c] = v
+	sl.desc.Store(kindComplexD | uint64(v&verMask)<<verShift | f<<fmtShift | uint64(cnt))
+}
+
+// inline3 packs a node of up to three ranges starting on /8 steps of the
+// segment into a descriptor.
+func inline3(n *node) (uint64, bool) {
+	w0 := n.w[0]
+	cnt := int(w0 & countMask)
+	var st [3]uint32
+	var vs [3]uint32
+	for i := range cnt {
+		if w0&shortFlag != 0 {
+			e := uint32(unsafe.Slice((*uint16)(unsafe.Pointer(&n.w[hdrWords])), cnt)[i])
+			st[i], vs[i] = e>>8, e&0xff
+		} else {
+			e := n.w[hdrWords+i]
+			if e&0x00ff0000 != 0 {
+				return 0, false
+			}
+			st[i], vs[i] = e>>24, e&0xffff
+		}
+	}
+	// Pad to three ranges; a start of 256 is never reached.
+	for i := cnt; i < 3; i++ {
+		st[i], vs[i] = 256, vs[cnt-1]
+	}
+	if st[2] == 256 {
+		st[2], vs[2] = 255, vs[1]
+		if st[1] == 256 {
+			st[1], vs[1] = 255, vs[0]
+		}
+	}
+	return uint64(kindInline3)<<kindShift | uint64(st[2])<<inlineS2 | uint64(st[1])<<inlineS1 |
+		uint64(vs[2])<<inlineV2 | uint64(vs[1])<<inlineV1 | uint64(vs[0]), true
+}
+
+// find4 resolves k in a complex chunk whose format and count come from
+// descriptor d (not from the node header, which it never loads).
+func find4(p *uint32, d uint64, k uint32) uint32 {
+	cnt := int(d & countMask)
+	base := unsafe.Add(unsafe.Pointer(p), hdrWords*4)
+	switch d >> fmtShift & 3 {
+	case fmtDirect:
+		return uint32(*(*uint8)(unsafe.Add(base, k>>8)))
+	case fmtShort:
+		return findShort(unsafe.Slice((*uint16)(base), cnt), k)
+	case fmtIndex:
+		idx := (*[256]uint16)(base)
+		j := k >> 8
+		lo, hi := int(idx[j]), cnt-1
+		if j < 255 {
+			hi = int(idx[j+1])
+		}
+		r := unsafe.Slice((*uint32)(unsafe.Add(base, indexWords*4)), cnt)
+		return findLong(r[lo:hi+1], k)
+	}
+	return findLong(unsafe.Slice((*uint32)(base), cnt), k)
 }
 
 // leaf returns the shared chunk for a chunk with only a cover.
@@ -803,22 +944,6 @@ func setSeg(k key128, d int, v uint32) key128 {
 		k.lo |= uint64(v&0xffff) << (48 - 16*(d-4))
 	}
 	return k
-}
-
-// lookup4 is the IPv4 fast path: one chunk slot load, one binary search.
-// It returns the chunk it used so the caller can re-check it (see
-// nhTable). The result 0 means no route.
-func (t *lpm) lookup4(a uint32) (uint32, *atomic.Pointer[uint32], *uint32) {
-	tab := t.chunks4.Load()
-	if tab == nil {
-		return 0, nil, nil
-	}
-	slot := &tab[a>>16]
-	p := slot.Load()
-	if p == nil {
-		return 0, nil, nil
-	}
-	return findChunk(p, a&0xffff), slot, p
 }
 
 // lookup6 walks at most seven nodes.

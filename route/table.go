@@ -165,30 +165,71 @@ func (t *Table) Get(p netip.Prefix) (Route, error) {
 func (t *Table) Lookup(a netip.Addr) (NextHop, bool) {
 	if a.Is4() {
 		b := a.As4()
-		v := binary.BigEndian.Uint32(b[:])
-		for {
-			i, slot, p := t.v4.lookup4(v)
-			if i == 0 {
-				return NextHop{}, false
-			}
-			nh := t.nh.get(i)
-			if slot.Load() == p {
-				return nh, true
-			}
+		if nh := t.lookup4(binary.BigEndian.Uint32(b[:])); nh != nil {
+			return *nh, true
 		}
+		return NextHop{}, false
 	}
 	if !a.IsValid() {
 		return NextHop{}, false
 	}
-	k := keyOf(a)
+	if nh := t.lookup6(keyOf(a)); nh != nil {
+		return *nh, true
+	}
+	return NextHop{}, false
+}
+
+// lookup4 returns a pointer into the published next-hop array, whose
+// elements are never written once published.
+func (t *Table) lookup4(v uint32) *NextHop {
+	tab := t.v4.chunks4.Load()
+	if tab == nil {
+		return nil
+	}
+	sl := &tab.slots[v>>16]
+	for {
+		d := sl.desc.Load()
+		var i uint32
+		switch d >> kindShift {
+		case kindLeaf:
+			i = uint32(d & nhMask)
+		case kindInline3:
+			j := uint64(v>>8) & 0xff
+			i = uint32(d & nhMask)
+			if j >= d>>inlineS1&0xff {
+				i = uint32(d >> inlineV1 & nhMask)
+			}
+			if j >= d>>inlineS2&0xff {
+				i = uint32(d >> inlineV2 & nhMask)
+			}
+		case kindComplex:
+			p := sl.ptr.Load()
+			if sl.desc.Load() != d {
+				continue
+			}
+			i = find4(p, d, v&0xffff)
+		default: // a writer is between its stores
+			continue
+		}
+		if i == 0 {
+			return nil
+		}
+		nh := &(*t.nh.arr.Load())[i]
+		if sl.desc.Load() == d {
+			return nh
+		}
+	}
+}
+
+func (t *Table) lookup6(k key128) *NextHop {
 	for {
 		i, slot, root := t.v6.lookup6(k)
 		if i == 0 {
-			return NextHop{}, false
+			return nil
 		}
-		nh := t.nh.get(i)
+		nh := &(*t.nh.arr.Load())[i]
 		if slot.Load() == root {
-			return nh, true
+			return nh
 		}
 	}
 }
