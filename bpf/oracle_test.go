@@ -304,6 +304,8 @@ func xnetVM(prog []Insn) (*xbpf.VM, error) {
 //     far past the end of any packet, so verdict 0;
 //   - ldx #pktlen (BPF_LDX|BPF_W|BPF_LEN): x/net/bpf decodes every LEN-mode
 //     load as LoadExtension{ExtLen}, which writes A, not X;
+//   - neg (BPF_ALU|BPF_NEG): x/net/bpf decodes it as NegateA, but its VM
+//     has no case for NegateA and fails with "unknown Instruction";
 //
 // and, at run time, wire length: x/net/bpf has no separate wire length
 // (its "len" is len(pkt)), so comparisons pass wirelen = len(pkt).
@@ -319,6 +321,8 @@ func xnetComparable(prog []Insn) (bool, string) {
 			}
 		case BPF_LDX | BPF_W | BPF_LEN:
 			return false, "ldx #pktlen"
+		case BPF_ALU | BPF_NEG:
+			return false, "neg"
 		}
 	}
 	return true, ""
