@@ -127,6 +127,18 @@ func (t *Table) Delete(p netip.Prefix) error {
 	return t.deleteLocked(p)
 }
 
+// deleteIf deletes the route for the canonical prefix p if match accepts
+// it, atomically with respect to other writers.
+func (t *Table) deleteIf(p netip.Prefix, match func(Route) bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, ok := t.family(p).get(keyOf(p.Addr()), p.Bits())
+	if !ok || !match(t.route(p, i)) {
+		return false
+	}
+	return t.deleteLocked(p) == nil
+}
+
 func (t *Table) deleteLocked(p netip.Prefix) error {
 	old, err := t.family(p).apply(opDelete, keyOf(p.Addr()), p.Bits(), 0)
 	if err != nil {
