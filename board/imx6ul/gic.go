@@ -12,6 +12,7 @@ const (
 	GICD_IGROUPR    = 0x080
 	GICD_ISENABLER  = 0x100
 	GICD_ICENABLER  = 0x180
+	GICD_ISPENDR    = 0x200
 	GICD_ICPENDR    = 0x280
 	GICD_IPRIORITYR = 0x400
 	GICD_ITARGETSR  = 0x800
@@ -91,4 +92,10 @@ func (hw *GIC) Acknowledge() int {
 // End signals the end of handling interrupt id.
 func (hw *GIC) End(id int) {
 	mmio.Write32(hw.CPU+GICC_EOIR, uint32(id))
+}
+
+// SetPending makes interrupt id pending from software (GICD_ISPENDR), as if its device had
+// raised it: for testing interrupt paths without the device.
+func (hw *GIC) SetPending(id int) {
+	mmio.Write32(hw.Dist+GICD_ISPENDR+uintptr(4*(id/32)), 1<<(id%32))
 }
