@@ -65,7 +65,7 @@ func Poweroff(code int) {
 func SemihostingAvailable() bool { return semihostOK }
 
 // ErrIRQInUse is returned by IRQFile for a line the kernel or another fd owns.
-var ErrIRQInUse = errors.New("kern: interrupt already claimed")
+var ErrIRQInUse = errors.New("interrupt already claimed")
 
 // IRQFile claims GIC interrupt irq (a shared peripheral interrupt, 32 or above) and returns
 // an fd for it, in the manner of a Linux UIO device: reading it returns a 4-byte
@@ -81,7 +81,7 @@ func IRQFile(irq int) (*os.File, error) {
 	s := irqDisable()
 	if irq == console.IRQ || irqFD[irq] != 0 {
 		irqRestore(s)
-		return nil, fmt.Errorf("IRQFile(%d): %w", irq, ErrIRQInUse)
+		return nil, fmt.Errorf("kern: IRQFile(%d): %w", irq, ErrIRQInUse)
 	}
 	fd := fdAlloc(fdIRQ)
 	if fd < 0 {

@@ -358,6 +358,7 @@ func echo() {
 	}()
 	fmt.Println("echo: ready")
 	sc := bufio.NewScanner(os.Stdin)
+	sc.Split(splitCRLF)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		mu.Lock()
@@ -370,6 +371,19 @@ func echo() {
 	}
 	fmt.Println("echo: stdin closed:", sc.Err())
 	os.Exit(1)
+}
+
+// splitCRLF splits lines ended by CR (what a terminal's Enter sends) or LF.
+func splitCRLF(data []byte, atEOF bool) (int, []byte, error) {
+	for i, c := range data {
+		if c == '\r' || c == '\n' {
+			return i + 1, data[:i], nil
+		}
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }
 
 func clock() {
