@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -437,4 +438,53 @@ func TestRegisterRejectsDuplicates(t *testing.T) {
 		}
 	}()
 	register(command{name: "help", run: cmdHelp})
+}
+
+// FuzzExec runs arbitrary command lines: the console must never panic, an
+// unknown verb must get the unknown-command error, and only a well-formed
+// poweroff may power the platform off.
+func FuzzExec(f *testing.F) {
+	for _, seed := range []string{"help", "help mem", "mem", "kstat", "uptime", "version", "poweroff 7", "poweroff 1 2", "x y z", "  \t ", "poweroff -0", "help help help"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		p := newFakePlatform()
+		var out bytes.Buffer
+		c := NewConsole(ConsoleConfig{In: strings.NewReader(""), Out: &out, Platform: p, Version: "v"})
+		err := c.Exec(line)
+		args := strings.Fields(line)
+		if len(args) == 0 {
+			if err != nil || out.Len() != 0 {
+				t.Fatalf("blank line %q: %v, printed %q", line, err, out.String())
+			}
+			return
+		}
+		if _, known := commands[args[0]]; !known {
+			if want := fmt.Sprintf("unknown command %q: try help\n", args[0]); out.String() != want {
+				t.Fatalf("%q printed %q, want %q", line, out.String(), want)
+			}
+			return
+		}
+		offs := p.poweroffs()
+		if len(offs) > 0 {
+			if args[0] != "poweroff" || len(offs) != 1 || !errors.Is(err, errPoweroff) {
+				t.Fatalf("%q powered off with %v (err %v)", line, offs, err)
+			}
+			want := 0
+			if len(args) == 2 {
+				n, err := strconv.Atoi(args[1])
+				if err != nil || n < 0 || n > 255 {
+					t.Fatalf("%q powered off with status %d though %q is no status", line, offs[0], args[1])
+				}
+				want = n
+			}
+			if offs[0] != want {
+				t.Fatalf("%q powered off with status %d, want %d", line, offs[0], want)
+			}
+		}
+		var usage *usageError
+		if errors.As(err, &usage) && !strings.Contains(out.String(), ": usage: "+args[0]) {
+			t.Fatalf("%q: usage error without the synopsis: %q", line, out.String())
+		}
+	})
 }
