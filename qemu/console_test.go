@@ -294,6 +294,17 @@ func TestFirmwareIdleCPU(t *testing.T) {
 	}
 }
 
+// TestFirmwareImageSize holds the image to its budget of 8 MiB, so that it
+// fits the boot media of the target boards with room to spare.
+func TestFirmwareImageSize(t *testing.T) {
+	img, _ := Firmware(t)
+	const budget = 8 << 20
+	t.Logf("build/firmware.elf: %d bytes (%.1f MiB), budget %d", img.Size, float64(img.Size)/(1<<20), budget)
+	if img.Size > budget {
+		t.Errorf("firmware image is %d bytes, over the %d-byte budget", img.Size, budget)
+	}
+}
+
 // TestMakeQemu boots the command line `make qemu` runs (from make -n, with
 // free ports), so the README's first command is tested too: the console
 // answers and both ENETs are attached to their UDP ports.
