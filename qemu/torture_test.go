@@ -1,0 +1,115 @@
+package qemu
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tortureImage builds qemu/torture in the given mode (see its package comment), with more
+// -X settings if any.
+func tortureImage(tb testing.TB, mode string, ldflags ...string) string {
+	tb.Helper()
+	RequireQEMU(tb)
+	name := mode
+	if name == "" {
+		name = "all"
+	}
+	flags := []string{"-X", "main.mode=" + mode}
+	for _, f := range ldflags {
+		flags = append(flags, "-X", f)
+		name += "-" + strings.NewReplacer("github.com/baretap/baretap/kern.", "", "=", "").Replace(f)
+	}
+	return Build(tb, BuildSpec{
+		Package: "./qemu/torture",
+		Output:  "build/qemu/torture-" + name + ".elf",
+		LDFlags: flags,
+	}).Path
+}
+
+// runToExit boots img and returns the console output and QEMU's exit status.
+func runToExit(t *testing.T, o Options, timeout time.Duration) (string, int) {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = timeout + 10*time.Second
+	}
+	m := Boot(t, o)
+	status, err := m.Wait(timeout)
+	if err != nil {
+		t.Fatalf("QEMU did not exit: %v\n%s", err, m.Output())
+	}
+	return m.Output(), status
+}
+
+// TestTorture runs every check of the torture image: 1,000 goroutines, 300 MB of GC churn,
+// timer accuracy, asynchronous preemption, nil-dereference recovery, the standard library,
+// DMA allocation and memory reuse.
+func TestTorture(t *testing.T) {
+	out, status := runToExit(t, Options{Image: tortureImage(t, "")}, 90*time.Second)
+	t.Logf("console:\n%s", out)
+	for _, check := range []string{"goroutines", "gc", "timers", "preemption", "nilderef", "stdlib", "dma", "memory"} {
+		re := regexp.MustCompile(`(?m)^(PASS|FAIL) ` + check + `: (.*)$`)
+		m := re.FindStringSubmatch(out)
+		if m == nil {
+			t.Errorf("%s: no result line", check)
+			continue
+		}
+		if m[1] != "PASS" {
+			t.Errorf("%s: %s", check, m[2])
+		}
+	}
+	// The image measures the timers itself; check its figures here too, so that the bound
+	// is the test's and not only the image's.
+	m := regexp.MustCompile(`sleep_max_late_us=(\d+) tick_max_late_us=(\d+) ticker_drift_us=(\d+) early=(\w+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("no timer figures")
+	}
+	for i, name := range []string{"sleep lateness", "tick lateness", "ticker drift"} {
+		us, _ := strconv.Atoi(m[i+1])
+		if us >= 10000 {
+			t.Errorf("%s %d us, want < 10 ms", name, us)
+		}
+	}
+	if m[4] != "false" {
+		t.Errorf("a sleep returned early")
+	}
+	if !strings.Contains(out, "TORTURE PASS") || status != 0 {
+		t.Errorf("exit status %d, want 0 with TORTURE PASS", status)
+	}
+}
+
+// TestTorturePanic: an unrecovered panic prints the Go traceback and ends QEMU with the
+// runtime's exit status 2.
+func TestTorturePanic(t *testing.T) {
+	out, status := runToExit(t, Options{Image: tortureImage(t, "panic")}, 30*time.Second)
+	if status != 2 {
+		t.Errorf("exit status %d, want 2", status)
+	}
+	for _, want := range []string{"panic: assignment to entry in nil map", "goroutine 1 [running]:", "main.main()"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestTortureKernelFault: a data abort inside the kernel prints the fatal-fault report
+// (PC, CPSR, DFSR/DFAR, IFSR/IFAR, registers, thread) and powers off with status 125.
+func TestTortureKernelFault(t *testing.T) {
+	out, status := runToExit(t, Options{Image: tortureImage(t, "kfault")}, 30*time.Second)
+	if status != 125 {
+		t.Errorf("exit status %d, want 125", status)
+	}
+	for _, re := range []string{
+		`FATAL kernel fault: data abort in kernel`,
+		`pc=0x[0-9a-f]{8} cpsr=0x[0-9a-f]{7}3 tid=1`, // SVC mode
+		`dfsr=0x00000005 dfar=0x00000010`,            // translation fault, section, at the address read
+		`ifsr=0x[0-9a-f]{8} ifar=0x[0-9a-f]{8}`,
+		`r0 =0x00000010`, `r12=0x[0-9a-f]{8}`, `sp=0x[0-9a-f]{8} lr=0x[0-9a-f]{8}`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("output does not match %q:\n%s", re, out)
+		}
+	}
+}
