@@ -1,21 +1,95 @@
 // Package bpf re-creates FreeBSD's classic BPF capture machinery: the filter
-// machine (this part) and the descriptors, taps and buffers built on it.
+// machine (insn.go, validate.go, vm.go, compile.go, disasm.go, parse.go) and
+// the descriptors, taps and buffers built on it (see locking.go for the
+// capture side's locks and their order).
 //
-// # The filter machine
+// # The machine
 //
 // A program is a slice of Insn, the Go form of struct bpf_insn. The machine
 // has a 32-bit accumulator A, an index register X and sixteen scratch words
-// M[0..15], all zero when a packet arrives. Loads read the packet in network
-// byte order; the program ends with a return whose value is the verdict: the
-// number of bytes of the packet to capture, 0 meaning reject.
+// M[0..15]. Loads read the packet in network byte order; the program ends
+// with a return whose value is the verdict: how many bytes of the packet to
+// capture, 0 meaning reject. The packet has two lengths, as in FreeBSD's
+// bpf_filter(pc, p, wirelen, buflen): loads are bounded by the captured
+// bytes (len(pkt)), while BPF_LEN ("ld #pktlen") loads the length the frame
+// had on the wire.
 //
-// Validate applies FreeBSD's bpf_validate rules once, when a program is
-// installed. Filter is the reference interpreter, instruction for
-// instruction FreeBSD's bpf_filter. Compile validates and translates a
-// program into the form Program.Run executes; Run returns the same verdict
-// as Filter for every validated program and allocates nothing.
+// Runtime semantics follow FreeBSD's sys/net/bpf_filter.c:
 //
-// Disassemble prints a program the way `tcpdump -d` does and ParseProgram
-// reads the `tcpdump -dd` and `tcpdump -ddd` forms, so programs move between
-// this package and libpcap's tools unchanged.
+//   - a load that does not fit inside the captured bytes ends the program
+//     with verdict 0; an indexed load checks k and X separately, so an X+k
+//     that wraps past 2^32 is out of bounds rather than a small offset;
+//   - division and modulo by X == 0 end the program with verdict 0
+//     (division by a constant 0 is refused by the validator);
+//   - arithmetic is unsigned and wraps modulo 2^32; comparisons are unsigned.
+//
+// Two points where C leaves the result open are fixed here:
+//
+//   - Shifts by 32 or more. bpf_filter.c computes A <<= k on a u_int32_t,
+//     which C leaves undefined for k >= 32: on amd64 the shift instruction
+//     masks the count to 5 bits (so A << 32 == A), on 32-bit ARM, our
+//     target, a register shift uses the count's low byte (32..255 give 0,
+//     256 behaves as 0), and a constant count may be folded either way.
+//     This package gives 0 for every count >= 32, which is what Go's shift
+//     operators and golang.org/x/net/bpf give.
+//   - Unwritten scratch memory. FreeBSD's M[] is an uninitialised stack
+//     array; here A, X and M[] all start at zero, as in x/net/bpf.
+//
+// # Validation
+//
+// Validate applies bpf_validate's rules once, when a program is installed:
+// known opcodes only (Legal; FreeBSD's bpf_code_map plus MOD and XOR),
+// forward jumps that land inside the program, scratch indexes below 16, no
+// constant division or modulo by zero, a return last, and at most
+// net.bpf.maxinsns instructions (DefaultMaxInsns, 512, unless the caller
+// says otherwise). Every error wraps ErrInvalidProgram and reads
+// "instruction N: why". libpcap compiles `ip6 protochain` into a loop closed
+// by a backward ja (k = 0xfffffff1); FreeBSD, Linux and x/net/bpf refuse it
+// and so does Validate.
+//
+// # Interpreter and compiled path
+//
+// Filter is the reference interpreter, FreeBSD's bpf_filter instruction for
+// instruction. It never panics or loops forever on an unvalidated program
+// (unknown opcodes, out-of-range jumps and scratch indexes give 0), and it
+// follows a backward ja the way libpcap's userland interpreter does, so it
+// gives tcpdump -r's verdicts for `ip6 protochain` too.
+//
+// Compile validates and translates a program once; Program.Run returns the
+// same verdict as Filter for every validated program and allocates nothing.
+// The compiled form (compile.go) is a flat array of 16-byte ops run by one
+// dense switch:
+//
+//   - jump targets are resolved to absolute op indexes, and dispatch is on
+//     a dense internal opcode, so no code bits are decoded per packet;
+//   - a packet load followed by a conditional jump on a constant ("ldh [12];
+//     jeq #0x800", most of what tcpdump emits) is fused into one op with one
+//     bounds check, unless a jump lands on the second instruction;
+//   - branch targets are chosen with a conditional move, and returns are
+//     recognised before dispatch, so a test whose two branches both return
+//     costs no mispredicted indirect jump however the traffic mixes;
+//   - absolute loads whose offset cannot fit are compiled to "return 0",
+//     which keeps every bounds check a single 32-bit comparison.
+//
+// On the shared corpus this runs the typical filter about 1.7-2x faster
+// than x/net/bpf (BenchmarkCorpus); on cache-resident, predictable input,
+// where only interpretation overhead remains, about 3x. The rest of the
+// per-frame cost on real traffic is memory (reading each frame's header)
+// and branch misprediction on packet contents, which any implementation
+// pays. A branch-free alternative was measured and dropped: evaluating
+// every test of a program eagerly and looking the verdict up in a table
+// built at compile time removes the mispredictions but costs more in
+// evaluation than it saves, in portable Go.
+//
+// # Interoperability
+//
+// Disassemble prints a program exactly as `tcpdump -d` does and ParseProgram
+// reads `tcpdump -dd`, `tcpdump -ddd` and the one-line comma form, so
+// programs move between this package and libpcap's tools unchanged.
+//
+// # Concurrency
+//
+// Filter, Validate, Disassemble and ParseProgram are pure functions. A
+// Program is immutable after Compile and safe for concurrent use: Run keeps
+// the machine state in locals.
 package bpf
