@@ -216,6 +216,28 @@ func TestFirmwareConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("more keys", func(t *testing.T) {
+		// Ctrl-D on an empty line keeps the console; Tab completes.
+		if err := m.SendKeys("\x04"); err != nil {
+			t.Fatal(err)
+		}
+		m.MustExpect(`^\n\(the console stays open: poweroff stops baretap\)\n`+prompt, cmdTimeout)
+		if err := m.Send("upt\t"); err != nil {
+			t.Fatal(err)
+		}
+		m.MustExpect(`^uptime \n`+`up \S+\n`+prompt, cmdTimeout)
+	})
+
+	t.Run("long line", func(t *testing.T) {
+		// 241 characters in one burst: the UART receiver holds one
+		// character at a time, so every one of them is an interrupt and a
+		// wake-up of the blocked read; none may be lost or reordered.
+		name := "x" + strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz", 6) + strings.Repeat("!", 24)
+		if got, want := command(t, m, name), fmt.Sprintf("unknown command %q: try help\n", name); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+
 	t.Run("poweroff", func(t *testing.T) {
 		if err := m.Send("poweroff"); err != nil {
 			t.Fatal(err)
