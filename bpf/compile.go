@@ -291,9 +291,7 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 	if len(ops) == 0 {
 		return math.MaxUint32
 	}
-	if uint64(len(pkt)) > math.MaxUint32 {
-		pkt = pkt[:math.MaxUint32]
-	}
+	pkt = clampPacket(pkt)
 	buflen := uint32(len(pkt))
 	var (
 		a, x uint32

@@ -8,6 +8,17 @@ import "math"
 // whose loop walks one extension header per iteration.
 const maxBackwardJumps = 1 << 16
 
+// clampPacket trims pkt to the longest captured length bpf_filter's u_int
+// buflen can describe. Only 64-bit hosts can hold a longer slice; it is
+// filtered on its first 2^32-1 bytes.
+func clampPacket(pkt []byte) []byte {
+	if uint64(len(pkt)) > math.MaxUint32 {
+		limit := ^uint32(0) // a variable: as a constant it overflows int on 32-bit
+		return pkt[:limit]
+	}
+	return pkt
+}
+
 // Filter runs prog over one packet the way FreeBSD's bpf_filter(pc, p,
 // wirelen, buflen) does, with buflen = len(pkt), and returns the verdict:
 // the number of bytes to capture, 0 meaning reject.
@@ -37,9 +48,7 @@ func Filter(prog []Insn, pkt []byte, wirelen uint32) uint32 {
 	if len(prog) == 0 {
 		return math.MaxUint32
 	}
-	if uint64(len(pkt)) > math.MaxUint32 {
-		pkt = pkt[:math.MaxUint32]
-	}
+	pkt = clampPacket(pkt)
 	buflen := uint32(len(pkt))
 	var (
 		a, x     uint32
