@@ -255,3 +255,28 @@ func TestIdleImageCPU(t *testing.T) {
 		t.Errorf("QEMU used %v of CPU over %v with the guest in WFI", used, window)
 	}
 }
+
+func TestBusyImageCPU(t *testing.T) {
+	// The echo image polls the UART in a tight loop: the meter must see
+	// it, or the idle figures above would prove nothing.
+	m := Boot(t, Options{Image: minimalImage(t, "echo"), Timeout: 30 * time.Second})
+	m.MustExpect(`minimal: echo\n`, 20*time.Second)
+	before, err := m.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	time.Sleep(time.Second)
+	after, err := m.CPUTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	window := time.Since(start)
+	share := (after - before).Seconds() / window.Seconds()
+	t.Logf("busy guest: QEMU used %v of CPU in %v (%.0f%% of a core)", after-before, window.Round(time.Millisecond), 100*share)
+	// Even on a loaded 2-core host a spinning guest gets far more than
+	// the 5% the idle tests allow.
+	if share < 0.10 {
+		t.Errorf("QEMU used only %.1f%% of a core with the guest spinning", 100*share)
+	}
+}
