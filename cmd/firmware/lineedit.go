@@ -83,19 +83,19 @@ type lineEditor struct {
 	line   []rune // the line being edited
 	pos    int    // cursor position in line, 0..len(line)
 
-	history   []string // oldest first
-	histIndex int      // len(history) when not browsing
-	histSaved []rune   // the line being typed when browsing started
-	lastWasCR bool     // a CR ended the previous line: swallow one LF
-	state     int      // escape sequence decoder state
-	params    []byte   // CSI parameter bytes
-	utf8Buf   [utf8.UTFMax]byte
+	history   []string          // oldest first
+	histIndex int               // len(history) when not browsing
+	histSaved []rune            // the line being typed when browsing started
+	lastWasCR bool              // a CR ended the previous line: swallow one LF
+	state     int               // escape sequence decoder state
+	params    []byte            // CSI parameter bytes
+	utf8Buf   [utf8.UTFMax]byte // a multi-byte character being received
 	utf8Len   int
 	readBuf   [64]byte
-	pending   []byte // read but not yet decoded, aliases readBuf
-	outBuf    []byte
-	complete  func(prefix string) []string
-	readErr   error
+	pending   []byte                       // read but not yet decoded, aliases readBuf
+	outBuf    []byte                       // echo, written once per read
+	complete  func(prefix string) []string // Tab: names starting with prefix; nil disables
+	readErr   error                        // from in, reported once pending is decoded
 }
 
 func newLineEditor(in io.Reader, out io.Writer, prompt string) *lineEditor {
