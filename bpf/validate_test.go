@@ -104,6 +104,9 @@ func TestValidate(t *testing.T) {
 // TestValidateAgainstXnet cross-checks jump and return rules with
 // x/net/bpf's NewVM, which implements the same checks independently.
 func TestValidateAgainstXnet(t *testing.T) {
+	if ok, why := xnetComparable(arpProg); !ok {
+		t.Skip(why)
+	}
 	for n := 1; n <= 4; n++ {
 		for _, code := range []uint16{BPF_JMP | BPF_JA, BPF_JMP | BPF_JEQ | BPF_K, BPF_RET | BPF_K, BPF_MISC | BPF_TAX} {
 			for skip := range 6 {

@@ -136,11 +136,13 @@ func Filter(prog []Insn, pkt []byte, wirelen uint32) uint32 {
 					return 0
 				}
 			}
-			// pc+k wraps for k >= 2^31, which is the backward jump.
-			pc = int(int32(uint32(pc) + k))
-			if pc < 0 {
+			// k is sign-extended, which makes k >= 2^31 the backward
+			// jump; 64-bit arithmetic keeps 32-bit ints from wrapping.
+			to := int64(pc) + 1 + int64(int32(k))
+			if to < 0 || to >= int64(len(prog)) {
 				return 0
 			}
+			pc = int(to) - 1 // the loop's pc++ lands on to
 		case BPF_JMP | BPF_JGT | BPF_K:
 			pc += branch(a > k, ins)
 		case BPF_JMP | BPF_JGE | BPF_K:
