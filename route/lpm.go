@@ -815,6 +815,101 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 	return nn, old, nil
 }
 
+// batchEnt is one prefix longer than /16 for addBatch.
+type batchEnt struct {
+	k  key128
+	l  int
+	nh uint16
+}
+
+// addBatch adds prefixes longer than /16, sorted by address then length
+// and absent from the table, compiling each node it touches once.
+func (t *lpm) addBatch(items []batchEnt) error {
+	t.init()
+	for len(items) > 0 {
+		c := items[0].k.seg(0)
+		n := 1
+		for n < len(items) && items[n].k.seg(0) == c {
+			n++
+		}
+		old := t.chunk(c)
+		cover := uint16(0)
+		if old != nil {
+			cover = old.cover()
+		}
+		nn, err := t.batchNode(old, 1, uint16(c), cover, items[:n])
+		if err != nil {
+			return err
+		}
+		t.publish(c, nn)
+		t.count += n
+		items = items[n:]
+	}
+	return nil
+}
+
+func (t *lpm) batchNode(n *node, d int, seg, cover uint16, items []batchEnt) (*node, error) {
+	var ents []uint32
+	var kids []*node
+	if n != nil {
+		ents, kids = n.ents(), n.kids
+	}
+	var add []uint32
+	var deeper []batchEnt
+	for _, it := range items {
+		if it.l <= segBits*(d+1) {
+			r := it.l - segBits*d
+			add = append(add, entMake(r, it.k.seg(d)>>(segBits-r), it.nh))
+		} else {
+			deeper = append(deeper, it)
+		}
+	}
+	// Address-then-length order is entOrder within one node.
+	merged := make([]uint32, 0, len(ents)+len(add))
+	i, j := 0, 0
+	for i < len(ents) || j < len(add) {
+		if j == len(add) || i < len(ents) && entOrder(ents[i]) < entOrder(add[j]) {
+			merged = append(merged, ents[i])
+			i++
+		} else {
+			merged = append(merged, add[j])
+			j++
+		}
+	}
+	nk := kids
+	if len(deeper) > 0 {
+		nk = make([]*node, 0, len(kids))
+		ki := 0
+		for len(deeper) > 0 {
+			s := deeper[0].k.seg(d)
+			m := 1
+			for m < len(deeper) && deeper[m].k.seg(d) == s {
+				m++
+			}
+			for ki < len(kids) && uint32(kids[ki].seg) < s {
+				nk = append(nk, kids[ki])
+				ki++
+			}
+			var kid *node
+			if ki < len(kids) && uint32(kids[ki].seg) == s {
+				kid = kids[ki]
+				ki++
+			}
+			c, err := t.batchNode(kid, d+1, uint16(s), coverAt(merged, s, cover), deeper[:m])
+			if err != nil {
+				return nil, err
+			}
+			nk = append(nk, c)
+			deeper = deeper[m:]
+		}
+		nk = append(nk, kids[ki:]...)
+		if len(nk) > maxKids {
+			return nil, errTooManyKids
+		}
+	}
+	return t.rebuild(d, seg, cover, merged, nk), nil
+}
+
 // get returns the next hop stored for exactly (k, l).
 func (t *lpm) get(k key128, l int) (uint16, bool) {
 	if t.coverLen == nil {

@@ -183,6 +183,32 @@ func differential(t *testing.T, r *rand.Rand, is4 bool, ops int) {
 	}
 	for op := range ops {
 		switch k := r.IntN(10); {
+		case k == 4: // batch add, sometimes with a duplicate that must void it
+			var batch []Route
+			fresh := map[netip.Prefix]bool{}
+			for range 1 + r.IntN(30) {
+				p := g.prefix()
+				if _, dup := naive[p]; dup || fresh[p] {
+					continue
+				}
+				fresh[p] = true
+				batch = append(batch, Route{Prefix: p, NextHop: nhOf()})
+			}
+			if len(stored) > 0 && r.IntN(4) == 0 {
+				batch = append(batch, Route{Prefix: stored[r.IntN(len(stored))], NextHop: nhOf()})
+				if err := tab.AddRoutes(batch); !errors.Is(err, ErrExists) {
+					t.Fatalf("op %d: batch with a duplicate: err %v, want EEXIST", op, err)
+				}
+				continue
+			}
+			if err := tab.AddRoutes(batch); err != nil {
+				t.Fatalf("op %d: batch add: %v", op, err)
+			}
+			for _, rt := range batch {
+				naive[rt.Prefix] = rt.NextHop
+				ref.Insert(rt.Prefix, rt.NextHop)
+				stored = append(stored, rt.Prefix)
+			}
 		case k < 5 || len(stored) == 0: // add
 			p := g.prefix()
 			nh := nhOf()

@@ -10,12 +10,14 @@ import (
 // next hop nhFor(p, nhs).
 func fullTable(tb testing.TB, c *corpus, nhs int) *Table {
 	t := NewTable()
+	rs := make([]Route, 0, len(c.v4)+len(c.v6))
 	for _, ps := range [][]netip.Prefix{c.v4, c.v6} {
 		for _, p := range ps {
-			if err := t.Add(Route{Prefix: p, NextHop: nhFor(p, nhs)}); err != nil {
-				tb.Fatal(err)
-			}
+			rs = append(rs, Route{Prefix: p, NextHop: nhFor(p, nhs)})
 		}
+	}
+	if err := t.AddRoutes(rs); err != nil {
+		tb.Fatal(err)
 	}
 	return t
 }

@@ -2,7 +2,9 @@ package route
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 )
 
@@ -112,6 +114,83 @@ func (t *Table) set(op opKind, name string, r Route) error {
 	}
 	if op == opChange {
 		t.nh.release(old)
+	}
+	return nil
+}
+
+// AddRoutes adds many routes at once, for loading a full table: IPv4
+// routes are grouped by /16 chunk and each chunk is compiled once instead
+// of once per route. It checks every route first (EINVAL, EEXIST against
+// the table and within the batch, ENOSPC for next hops) and installs
+// nothing if one fails; the error names the first bad route. Lookups see
+// the chunks change one at a time.
+func (t *Table) AddRoutes(rs []Route) error {
+	type item struct {
+		p  netip.Prefix
+		nh NextHop
+		i  uint16
+	}
+	items := make([]item, len(rs))
+	for n, r := range rs {
+		p, err := canon(r.Prefix)
+		if err != nil {
+			return t.fail("add", r.Prefix, err)
+		}
+		nh, err := normalize(r.NextHop, p.Addr().Is4())
+		if err != nil {
+			return t.fail("add", p, err)
+		}
+		items[n] = item{p: p, nh: nh}
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
+			return c
+		}
+		return a.p.Bits() - b.p.Bits()
+	})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for n, it := range items {
+		if n > 0 && items[n-1].p == it.p {
+			return t.fail("add", it.p, fmt.Errorf("twice in one batch: %w", ErrExists))
+		}
+		if _, ok := t.family(it.p).get(keyOf(it.p.Addr()), it.p.Bits()); ok {
+			return t.fail("add", it.p, ErrExists)
+		}
+	}
+	for n := range items {
+		i, err := t.nh.acquire(items[n].nh)
+		if err != nil {
+			for _, done := range items[:n] {
+				t.nh.release(done.i)
+			}
+			return t.fail("add", items[n].p, err)
+		}
+		items[n].i = i
+	}
+	// Short prefixes first, so chunks get their final covers before the
+	// chunk batches compile them.
+	var long4, long6 []batchEnt
+	for _, it := range items {
+		f, l := t.family(it.p), it.p.Bits()
+		switch {
+		case l <= segBits:
+			if _, err := f.apply(opAdd, keyOf(it.p.Addr()), l, it.i); err != nil {
+				panic("route: batch add of a checked prefix failed: " + err.Error())
+			}
+		case f.is4:
+			long4 = append(long4, batchEnt{keyOf(it.p.Addr()), l, it.i})
+		default:
+			long6 = append(long6, batchEnt{keyOf(it.p.Addr()), l, it.i})
+		}
+	}
+	if err := t.v4.addBatch(long4); err != nil {
+		panic("route: IPv4 batch failed: " + err.Error())
+	}
+	if err := t.v6.addBatch(long6); err != nil {
+		// Only ENOSPC (children of one IPv6 node) gets here; the chunks
+		// compiled before it stay installed.
+		return t.fail("add", netip.Prefix{}, err)
 	}
 	return nil
 }
