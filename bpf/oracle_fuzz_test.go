@@ -121,7 +121,8 @@ var seedPacket = []byte{
 // FuzzValidate feeds raw instruction bytes to the validator. It must never
 // panic, its errors must wrap ErrInvalidProgram, and a program it accepts
 // must run on both paths, without panicking (an out-of-range jump or
-// scratch index would), to the same verdict.
+// scratch index would), to the same verdict. A program it rejects must
+// still run on the interpreter without panicking or hanging.
 func FuzzValidate(f *testing.F) {
 	for _, p := range seedPrograms() {
 		f.Add(encodeRaw(p), uint16(0))
@@ -137,6 +138,8 @@ func FuzzValidate(f *testing.F) {
 			if _, cerr := Compile(p, int(max)); cerr == nil {
 				t.Fatal("Compile accepted a program Validate rejects")
 			}
+			// The interpreter must still neither panic nor hang.
+			Filter(p, seedPacket, uint32(len(seedPacket)))
 			return
 		}
 		if n := len(p); n > 0 && p[n-1].Class() != BPF_RET {
