@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"errors"
 	"math"
 	"testing"
 )
@@ -307,6 +308,18 @@ func TestCompileEmptyAndCopies(t *testing.T) {
 	ins[0].K = 3
 	if p.Insns()[0].K != 1 {
 		t.Error("Insns returned the program's own slice")
+	}
+	// A net.bpf.maxinsns above 65535 validates longer programs, but the
+	// compiled form's 16-bit jump targets cannot hold them.
+	huge := make([]Insn, 1<<16)
+	for i := range huge {
+		huge[i] = Stmt(BPF_RET|BPF_K, 1)
+	}
+	if _, err := Compile(huge, 1<<20); !errors.Is(err, ErrInvalidProgram) || err.Error() != "program has 65536 instructions; the compiled form holds at most 65535" {
+		t.Errorf("Compile(65536 instructions) error = %v", err)
+	}
+	if _, err := Compile(huge[:65535], 1<<20); err != nil {
+		t.Errorf("Compile(65535 instructions): %v", err)
 	}
 }
 
