@@ -116,7 +116,7 @@ func checkSame(t testing.TB, step string, r *Ranges, m *pageModel) {
 	}
 }
 
-const testLo = 0x80200000
+const testLo uintptr = 0x80200000
 
 func TestRangesReuseAfterMunmap(t *testing.T) {
 	var r Ranges

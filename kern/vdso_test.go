@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	testVDSOBase = 0x80231000
-	testVDSOFn   = 0x800a1234
+	testVDSOBase uint32 = 0x80231000
+	testVDSOFn   uint32 = 0x800a1234
 )
 
 func buildTestVDSO(t testing.TB) []byte {
@@ -50,7 +50,7 @@ func TestVDSOParsesWithDebugELF(t *testing.T) {
 	}
 	// The runtime's load offset (loadAddr + p_offset - p_vaddr) must be 0, so that the
 	// absolute addresses inside are right.
-	if load.Off != 0 || load.Vaddr != testVDSOBase || load.Filesz != uint64(len(img)) {
+	if load.Off != 0 || load.Vaddr != uint64(testVDSOBase) || load.Filesz != uint64(len(img)) {
 		t.Errorf("PT_LOAD off %#x vaddr %#x filesz %d", load.Off, load.Vaddr, load.Filesz)
 	}
 	syms, err := f.DynamicSymbols()
@@ -61,7 +61,7 @@ func TestVDSOParsesWithDebugELF(t *testing.T) {
 		t.Fatalf("dynamic symbols %+v", syms)
 	}
 	s := syms[0]
-	if s.Name != "__vdso_clock_gettime" || s.Value != testVDSOFn || elf.ST_TYPE(s.Info) != elf.STT_FUNC ||
+	if s.Name != "__vdso_clock_gettime" || s.Value != uint64(testVDSOFn) || elf.ST_TYPE(s.Info) != elf.STT_FUNC ||
 		elf.ST_BIND(s.Info) != elf.STB_GLOBAL || s.Version != "LINUX_2.6" {
 		t.Errorf("symbol %+v", s)
 	}
