@@ -41,8 +41,22 @@ func TestKernVDSO(t *testing.T) {
 		g := m.MustExpect(`clock: 10000 time.Now calls in \S+: vdso_calls=(\d+) clock_syscalls=(\d+) syscalls=(\d+) monotonic=true`, 20*time.Second)
 		m.MustExpect(`clock: mark 0\r?\n`, 5*time.Second)
 		t0 := time.Now()
+		cpu0, err := m.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
 		m.MustExpect(`clock: mark 2s`, 10*time.Second)
 		host := time.Since(t0)
+		cpu1, err := m.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Idle is WFI until the next deadline: QEMU should hardly use the host CPU while the
+		// image sleeps 2 s (a busy-polling idle loop would use about 2 s).
+		t.Logf("QEMU used %v of host CPU during a 2 s sleep", cpu1-cpu0)
+		if cpu1-cpu0 > 500*time.Millisecond {
+			t.Errorf("QEMU used %v of CPU while the image slept 2 s: idle is not WFI", cpu1-cpu0)
+		}
 		// QEMU's generic timer follows the host clock; 2 s in the image must be about
 		// 2 s outside (the bounds allow for a loaded host).
 		if host < 1900*time.Millisecond || host > 3*time.Second {
