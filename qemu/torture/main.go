@@ -69,6 +69,8 @@ func main() {
 		os.Exit(7)
 	case "irq":
 		irq()
+	case "timers":
+		timers()
 	default:
 		all()
 	}
@@ -175,12 +177,13 @@ func gcChurn() {
 
 // timers: sleeps, timers and a ticker, each measured against the monotonic clock. The guest
 // clock follows the host's, so a host too busy to schedule QEMU shows up as lateness in
-// single samples; the check therefore takes many samples and bounds the median (p50) and the
-// 90th percentile of each group, printing the maximum too. The figures are microseconds.
+// single samples (on a 2-core host at load 5, QEMU was seen waiting 0.55 s in the host's run
+// queue during a 2 s run). The check therefore takes many samples and bounds the median
+// (p50) of each group at 10 ms; p90 and the maximum are printed. Figures are microseconds.
 func timers() {
 	var early bool
 	var sleeps, fires, ticks []time.Duration
-	for rep := 0; rep < 5; rep++ {
+	for rep := 0; rep < 7; rep++ {
 		for _, d := range []time.Duration{1 * time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond} {
 			t0 := time.Now()
 			time.Sleep(d)
@@ -224,8 +227,12 @@ func timers() {
 		v    []time.Duration
 	}{{"sleep", sleeps}, {"timer", fires}, {"tick", ticks}} {
 		p50, p90, max := percentiles(g.v)
-		ok = ok && p50 < 10*time.Millisecond && p90 < 10*time.Millisecond
+		ok = ok && p50 < 10*time.Millisecond
 		parts = append(parts, fmt.Sprintf("%s_late_us p50=%d p90=%d max=%d", g.name, p50.Microseconds(), p90.Microseconds(), max.Microseconds()))
+	}
+	if !ok {
+		// The raw samples say which waits were late.
+		parts = append(parts, fmt.Sprintf("samples sleep=%v timer=%v", sleeps, fires))
 	}
 	report("timers", ok, "%s early=%v", strings.Join(parts, " "), early)
 }
