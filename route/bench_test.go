@@ -108,12 +108,13 @@ func loadBench(b testing.TB) *benchEnv {
 
 func fullTableNH(tb testing.TB, c *corpus, nhs int) *Table {
 	t := NewTable()
-	for _, ps := range [][]netip.Prefix{c.v4, c.v6} {
-		for _, p := range ps {
-			if err := t.Add(Route{Prefix: p, NextHop: nhFor(p, nhs)}); err != nil {
-				tb.Fatal(err)
-			}
-		}
+	all := append(append([]netip.Prefix{}, c.v4...), c.v6...)
+	rs := make([]Route, len(all))
+	for i, p := range all {
+		rs[i] = Route{Prefix: p, NextHop: nhFor(p, nhs)}
+	}
+	if err := t.AddRoutes(rs); err != nil {
+		tb.Fatal(err)
 	}
 	return t
 }
@@ -169,4 +170,206 @@ func BenchmarkLookupV6FullTable(b *testing.B) {
 	b.Run("random", func(b *testing.B) { lookupPair(b, e, e.rand6) })
 	b.Run("drawn", func(b *testing.B) { lookupPair(b, e, e.drawn6) })
 	b.Run("hot1024", func(b *testing.B) { lookupPair(b, e, e.hot6) })
+}
+
+func routesFor(ps []netip.Prefix) []Route {
+	rs := make([]Route, len(ps))
+	for i, p := range ps {
+		rs[i] = Route{Prefix: p, NextHop: nhFor(p, benchNHs)}
+	}
+	return rs
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// bytesPair measures the heap each structure holds after building it from
+// ps: HeapAlloc after GC, before and after.
+func bytesPair(b *testing.B, ps []netip.Prefix) {
+	rs := routesFor(ps)
+	var ours, anchor float64
+	for range b.N {
+		h0 := heapInUse()
+		t := NewTable()
+		if err := t.AddRoutes(rs); err != nil {
+			b.Fatal(err)
+		}
+		h1 := heapInUse()
+		bt := new(bart.Table[uint32])
+		for _, p := range ps {
+			bt.Insert(p, nhIndex(p))
+		}
+		h2 := heapInUse()
+		ours = float64(h1-h0) / float64(len(ps))
+		anchor = float64(h2-h1) / float64(len(ps))
+		runtime.KeepAlive(t)
+		runtime.KeepAlive(bt)
+	}
+	b.ReportMetric(ours, "B/prefix")
+	b.ReportMetric(anchor, "bart-B/prefix")
+	b.ReportMetric(ours/anchor, "ratio-to-bart")
+}
+
+// BenchmarkBytesV4FullTable: memory per prefix (run it under qemu-arm for
+// GOARCH=arm figures).
+func BenchmarkBytesV4FullTable(b *testing.B) { bytesPair(b, loadCorpus(b).v4) }
+
+func BenchmarkBytesV6FullTable(b *testing.B) { bytesPair(b, loadCorpus(b).v6) }
+
+// BenchmarkBuildV4FullTable: ns per prefix to load the full table from
+// empty, ours one route at a time (Add), ours batched (AddRoutes), bart
+// Insert.
+func BenchmarkBuildV4FullTable(b *testing.B) { buildPair(b, loadCorpus(b).v4) }
+
+func BenchmarkBuildV6FullTable(b *testing.B) { buildPair(b, loadCorpus(b).v6) }
+
+func buildPair(b *testing.B, ps []netip.Prefix) {
+	rs := routesFor(ps)
+	var one, batch, anchor time.Duration
+	for range b.N {
+		t0 := time.Now()
+		t := NewTable()
+		for _, r := range rs {
+			if err := t.Add(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		tb := NewTable()
+		if err := tb.AddRoutes(rs); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		bt := new(bart.Table[uint32])
+		for _, p := range ps {
+			bt.Insert(p, nhIndex(p))
+		}
+		t3 := time.Now()
+		one += t1.Sub(t0)
+		batch += t2.Sub(t1)
+		anchor += t3.Sub(t2)
+	}
+	n := float64(b.N * len(ps))
+	b.ReportMetric(float64(one.Nanoseconds())/n, "ns/insert")
+	b.ReportMetric(float64(batch.Nanoseconds())/n, "batch-ns/insert")
+	b.ReportMetric(float64(anchor.Nanoseconds())/n, "bart-ns/insert")
+}
+
+// BenchmarkUpdateV4FullTable: one Add plus one Delete of a prefix absent
+// from the full table (an incremental update: only the chunk or nodes on
+// its path are rebuilt), against bart's Insert plus Delete.
+func BenchmarkUpdateV4FullTable(b *testing.B) { updatePair(b, true) }
+
+func BenchmarkUpdateV6FullTable(b *testing.B) { updatePair(b, false) }
+
+func updatePair(b *testing.B, is4 bool) {
+	e := loadBench(b)
+	r := rand.New(rand.NewPCG(3, 4))
+	var fresh []netip.Prefix
+	src := e.drawn6
+	if is4 {
+		src = e.drawn4
+	}
+	for len(fresh) < 4096 {
+		a := src[r.IntN(len(src))]
+		l := 17 + r.IntN(16)
+		if !is4 {
+			l = 33 + r.IntN(32)
+		}
+		p, _ := a.Prefix(l)
+		if _, ok := e.bart.Get(p); !ok {
+			fresh = append(fresh, p)
+		}
+	}
+	mask := len(fresh) - 1
+	nh := nhFor(fresh[0], benchNHs)
+	pair(b, func(n int) {
+		for i := range n {
+			p := fresh[i&mask]
+			if err := e.ours.Add(Route{Prefix: p, NextHop: nh}); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.ours.Delete(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}, func(n int) {
+		for i := range n {
+			p := fresh[i&mask]
+			e.bart.Insert(p, 0)
+			e.bart.Delete(p)
+		}
+	})
+}
+
+// BenchmarkLookupV4FIBs: lookups spread over 4 FIBs that each hold the
+// full table, against the same lookups on 1 FIB, for ours and bart; the
+// slowdown metrics are 4-FIB time over 1-FIB time.
+func BenchmarkLookupV4FIBs(b *testing.B) {
+	e := loadBench(b)
+	c := loadCorpus(b)
+	const nfib = 4
+	fibs := NewFIBs(nfib)
+	rs := routesFor(c.v4)
+	for i := range nfib {
+		t, _ := fibs.Table(i)
+		if err := t.AddRoutes(rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	barts := make([]*bart.Table[uint32], nfib)
+	for i := range barts {
+		barts[i] = buildBart(c.v4)
+	}
+	for _, set := range []struct {
+		name  string
+		addrs []netip.Addr
+	}{{"random", e.rand4}, {"drawn", e.drawn4}} {
+		b.Run(set.name, func(b *testing.B) {
+			addrs := set.addrs
+			mask := len(addrs) - 1
+			timeIt := func(f func(n int)) time.Duration {
+				t0 := time.Now()
+				f(b.N)
+				return time.Since(t0)
+			}
+			ours := func(k int) func(int) {
+				return func(n int) {
+					s := uint32(0)
+					for i := range n {
+						nh, _ := fibs.Lookup(i%k, addrs[i&mask])
+						s += nh.IfIndex
+					}
+					sinkU = s
+				}
+			}
+			anchor := func(k int) func(int) {
+				return func(n int) {
+					s := uint32(0)
+					for i := range n {
+						if v, ok := barts[i%k].Lookup(addrs[i&mask]); ok {
+							s += e.nhs[v].IfIndex
+						}
+					}
+					sinkU = s
+				}
+			}
+			runtime.GC()
+			b.ResetTimer()
+			o4 := timeIt(ours(nfib))
+			b.StopTimer()
+			o1 := timeIt(ours(1))
+			a4 := timeIt(anchor(nfib))
+			a1 := timeIt(anchor(1))
+			b.ReportMetric(float64(o4)/float64(o1), "slowdown")
+			b.ReportMetric(float64(a4)/float64(a1), "bart-slowdown")
+			b.ReportMetric(float64(a4)/float64(o4), "x-bart")
+			b.ReportMetric(float64(a4.Nanoseconds())/float64(b.N), "bart-ns/op")
+		})
+	}
 }

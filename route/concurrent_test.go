@@ -190,3 +190,46 @@ func TestConcurrentFIBGrowth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentReaders runs the read-locked paths (Get, LookupRoute, Walk)
+// side by side with each other and with a writer; -race checks they share
+// nothing writable.
+func TestConcurrentReaders(t *testing.T) {
+	tab := NewTable()
+	for _, s := range []string{"10.0.0.0/8 via 192.0.2.1", "10.1.0.0/16 via 192.0.2.2", "10.1.2.0/24 via 192.0.2.3", "2001:db8::/32 via 2001:db8::1", "2001:db8:1::/48 dev 2"} {
+		r, _ := ParseRoute(s)
+		if err := tab.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if r, ok := tab.LookupRoute(mustAddr("10.9.9.9")); !ok || r.Prefix != mustPrefix("10.0.0.0/8") {
+					t.Errorf("LookupRoute: %v %v", r, ok)
+					return
+				}
+				if _, err := tab.Get(mustPrefix("2001:db8:1::/48")); err != nil {
+					t.Error(err)
+					return
+				}
+				n := 0
+				tab.Walk(func(Route) bool { n++; return true })
+				if n < 5 {
+					t.Errorf("Walk saw %d routes", n)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{11, byte(i)}), 16)
+		if err := tab.Add(Route{Prefix: p, NextHop: gw("192.0.2.9")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}

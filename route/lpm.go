@@ -1,7 +1,9 @@
 package route
 
 import (
+	"cmp"
 	"math/bits"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"unsafe"
@@ -454,7 +456,24 @@ func (t *lpm) init() {
 	}
 }
 
-// chunk returns chunk c (writer or reader under the table's read lock).
+// view returns chunk c's node for readers holding the table's read lock:
+// nil for a chunk without entries or children (its cover is in the short
+// maps), so readers never touch the writer's leaf cache.
+func (t *lpm) view(c uint32) *node {
+	if t.is4 {
+		tab := t.chunks4.Load()
+		if tab == nil {
+			return nil
+		}
+		if p := tab.slots[c].ptr.Load(); p != nil {
+			return chunkNode(p)
+		}
+		return nil
+	}
+	return t.chunk(c)
+}
+
+// chunk returns chunk c for the writer (Table.mu held).
 func (t *lpm) chunk(c uint32) *node {
 	if t.is4 {
 		tab := t.chunks4.Load()
@@ -802,9 +821,12 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 		kk = append(kk, kids[:i]...)
 		kk = append(kk, kids[i+1:]...)
 	default:
+		// Same child slot: the ranges (which name children by index) do
+		// not change, so share the words and copy only the child list.
 		kk = make([]*node, len(kids))
 		copy(kk, kids)
 		kk[i] = nk
+		return &node{w: n.w, seg: seg, kids: kk}, old, nil
 	}
 	// Children keep their covers (ents did not change), so no cascade.
 	nn := &node{w: t.b.build(cover, ents, kk), seg: seg, kids: kk}
@@ -919,7 +941,7 @@ func (t *lpm) get(k key128, l int) (uint16, bool) {
 		v, ok := t.short[l][k.seg(0)>>(segBits-l)]
 		return v, ok
 	}
-	n := t.chunk(k.seg(0))
+	n := t.view(k.seg(0))
 	for d := 1; n != nil; d++ {
 		if l <= segBits*(d+1) {
 			r := l - segBits*d
@@ -957,7 +979,7 @@ func (t *lpm) match(k key128) (l int, nh uint16, ok bool) {
 		}
 		nh, ok = t.short[l][sk], true
 	}
-	n := t.chunk(c)
+	n := t.view(c)
 	for d := 1; n != nil; d++ {
 		s := k.seg(d)
 		bestR := 0
@@ -987,22 +1009,35 @@ func (t *lpm) walk(fn func(k key128, l int, nh uint16) bool) bool {
 	if t.coverLen == nil {
 		return true
 	}
-	for c := uint32(0); c < 1<<segBits; c++ {
-		for l := 0; l <= segBits; l++ {
-			if c&(1<<(segBits-l)-1) != 0 {
-				continue
-			}
-			var sk uint32
+	type short struct {
+		c  uint32
+		l  int
+		nh uint16
+	}
+	var shorts []short
+	for l, m := range t.short {
+		for key, nh := range m {
+			c := uint32(0)
 			if l > 0 {
-				sk = c >> (segBits - l)
+				c = key << (segBits - l)
 			}
-			if v, ok := t.short[l][sk]; ok {
-				if !fn(setSeg(key128{}, 0, c), l, v) {
-					return false
-				}
-			}
+			shorts = append(shorts, short{c, l, nh})
 		}
-		if n := t.chunk(c); n != nil && !t.walkNode(n, 1, setSeg(key128{}, 0, c), fn) {
+	}
+	slices.SortFunc(shorts, func(a, b short) int {
+		if a.c != b.c {
+			return cmp.Compare(a.c, b.c)
+		}
+		return a.l - b.l
+	})
+	for c := uint32(0); c < 1<<segBits; c++ {
+		for len(shorts) > 0 && shorts[0].c == c {
+			if !fn(setSeg(key128{}, 0, c), shorts[0].l, shorts[0].nh) {
+				return false
+			}
+			shorts = shorts[1:]
+		}
+		if n := t.view(c); n != nil && !t.walkNode(n, 1, setSeg(key128{}, 0, c), fn) {
 			return false
 		}
 	}
