@@ -130,3 +130,9 @@ func FreeDMA(virt uintptr, size int) {
 func Fault(addr uintptr) {
 	syscall.RawSyscall(sysKernFault, addr, 0, 0)
 }
+
+// Hang stops the kernel dead: it spins with interrupts masked, so nothing runs any more and
+// only the watchdog (link option Watchdog=N) can reset the board. For testing the watchdog.
+func Hang() {
+	syscall.RawSyscall(sysKernHang, 0, 0, 0)
+}

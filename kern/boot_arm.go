@@ -209,7 +209,11 @@ func fillRandom(b []byte) {
 	}
 }
 
-var wdogOn bool
+var (
+	wdogOn     bool
+	wdogPeriod uint64 // counter ticks between services: a quarter of the timeout
+	wdogLast   uint64
+)
 
 func watchdogInit() {
 	wdog.DisablePowerDownCounter()
@@ -222,15 +226,34 @@ func watchdogInit() {
 		n = n*10 + int(c-'0')
 	}
 	if n > 0 {
+		if n > 128 {
+			n = 128
+		}
 		wdog.Start(2 * n)
 		wdogOn = true
+		wdogPeriod = uint64(n) * timerHz / 4
+		wdogLast = readCNTVCT()
 	}
 }
 
-// watchdogService restarts WDOG1 from the timer tick: if the kernel stops taking timer
-// interrupts (a hang with interrupts masked), the watchdog resets the board.
+// watchdogDeadline caps the timer deadline d so that the kernel wakes in time to service
+// the watchdog even when no thread has anything due.
+func watchdogDeadline(d uint64) uint64 {
+	if !wdogOn {
+		return d
+	}
+	w := wdogLast + wdogPeriod
+	if d == 0 || w < d {
+		return w
+	}
+	return d
+}
+
+// watchdogService restarts WDOG1 from the timer interrupt and the idle loop: if the kernel
+// stops taking interrupts (a hang with interrupts masked), the watchdog resets the board.
 func watchdogService() {
 	if wdogOn {
 		wdog.Service()
+		wdogLast = readCNTVCT()
 	}
 }

@@ -132,7 +132,7 @@ func resume(f *frame) {
 // even while CPSR.I is set, and the GIC can be polled (IAR acknowledges regardless), so the
 // kernel handles the interrupt here without taking the exception.
 func idle() {
-	d := earliestDeadline()
+	d := watchdogDeadline(earliestDeadline())
 	if d != 0 {
 		setTimer(d)
 	} else {
@@ -141,6 +141,7 @@ func idle() {
 	wfi()
 	handleIRQs()
 	expireDeadlines()
+	watchdogService()
 }
 
 func earliestDeadline() uint64 {
@@ -191,6 +192,7 @@ func armTimer() {
 			d = slice
 		}
 	}
+	d = watchdogDeadline(d)
 	if d == 0 {
 		writeCNTV_CTL(0)
 		return

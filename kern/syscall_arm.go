@@ -33,6 +33,7 @@ const (
 const (
 	sysKernPoweroff = 0x0f1000
 	sysKernFault    = 0x0f1001 // read a1 in the kernel: a deliberate kernel fault
+	sysKernHang     = 0x0f1002 // spin in the kernel with interrupts masked (watchdog test)
 )
 
 type statistics struct {
@@ -77,6 +78,10 @@ func doSyscall(f *frame) {
 		exitGroup(int32(a0))
 	case sysKernFault:
 		ret = int32(pokeAddr(uintptr(a0)))
+	case sysKernHang:
+		kputs("kern: hanging with interrupts masked\n")
+		for {
+		}
 	case unix.SYS_READ:
 		ret = sysRead(f, int32(a0), uintptr(a1), int32(a2))
 	case unix.SYS_WRITE:

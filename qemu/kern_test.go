@@ -3,6 +3,7 @@ package qemu
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,4 +114,22 @@ func TestKernPoweroffWithoutSemihosting(t *testing.T) {
 	if status != 7 {
 		t.Errorf("with -semihosting: status %d, want 7", status)
 	}
+}
+
+// TestKernWatchdog: with Watchdog=1 (WDOG1, 1 s timeout) the kernel services the watchdog
+// from the timer and the idle loop, so a program that sleeps 2 s runs to the end on one boot;
+// a kernel that hangs with interrupts masked is reset by the watchdog (QEMU 7.2's imx2.wdt
+// resets the machine, which boots the image again).
+func TestKernWatchdog(t *testing.T) {
+	const wd = "github.com/baretap/baretap/kern.Watchdog=1"
+	out, status := runToExit(t, Options{Image: tortureImage(t, "clock", wd)}, 30*time.Second)
+	if status != 0 || strings.Count(out, "baretap kern:") != 1 || !strings.Contains(out, "clock: mark 2s") {
+		t.Errorf("serviced watchdog: status %d, output:\n%s", status, out)
+	}
+	m := Boot(t, Options{Image: tortureImage(t, "hang", wd), Timeout: 30 * time.Second})
+	m.MustExpect(`kern: hanging with interrupts masked`, 20*time.Second)
+	t0 := time.Now()
+	m.MustExpect(`baretap kern:`, 10*time.Second)
+	t.Logf("watchdog reset %v after the hang", time.Since(t0).Round(10*time.Millisecond))
+	m.Kill()
 }

@@ -15,6 +15,8 @@
 //	clock    reads the clock many times and prints how many reads trapped
 //	exit     prints, then exits with status 7 (for the no-semihosting run)
 //	irq      an interrupt fd: raises GIC interrupts and reads them through os.File
+//	timers   only the timer check
+//	hang     the kernel spins with interrupts masked (for the watchdog)
 package main
 
 import (
@@ -71,6 +73,9 @@ func main() {
 		irq()
 	case "timers":
 		timers()
+	case "hang":
+		fmt.Println("torture: hanging the kernel")
+		kern.Hang()
 	default:
 		all()
 	}
