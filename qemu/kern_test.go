@@ -133,3 +133,18 @@ func TestKernWatchdog(t *testing.T) {
 	t.Logf("watchdog reset %v after the hang", time.Since(t0).Round(10*time.Millisecond))
 	m.Kill()
 }
+
+// TestKernBlockingRead: with O_NONBLOCK cleared on fd 0, read(0) blocks its thread in the
+// kernel until the UART receive interrupt; with it set, read(0) says EAGAIN.
+func TestKernBlockingRead(t *testing.T) {
+	m := Boot(t, Options{Image: tortureImage(t, "blockread"), Timeout: 30 * time.Second})
+	m.MustExpect(`blockread: ready`, 20*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if err := m.SendKeys("abc"); err != nil {
+		t.Fatal(err)
+	}
+	m.MustExpect(`PASS blockread: non-blocking read: resource temporarily unavailable; blocking read: "a(bc?)?"`, 10*time.Second)
+	if status, err := m.Wait(10 * time.Second); err != nil || status != 0 {
+		t.Errorf("exit: status %d, %v", status, err)
+	}
+}

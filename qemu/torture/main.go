@@ -16,6 +16,7 @@
 //	exit     prints, then exits with status 7 (for the no-semihosting run)
 //	irq      an interrupt fd: raises GIC interrupts and reads them through os.File
 //	timers   only the timer check
+//	blockread  fd 0 switched to blocking mode: read(0) parks a kernel thread until input
 //	hang     the kernel spins with interrupts masked (for the watchdog)
 package main
 
@@ -73,6 +74,8 @@ func main() {
 		irq()
 	case "timers":
 		timers()
+	case "blockread":
+		blockRead()
 	case "hang":
 		fmt.Println("torture: hanging the kernel")
 		kern.Hang()
@@ -431,6 +434,29 @@ func splitCRLF(data []byte, atEOF bool) (int, []byte, error) {
 		return len(data), data, nil
 	}
 	return 0, nil, nil
+}
+
+// blockRead clears O_NONBLOCK on fd 0 and reads it with a plain read system call: the
+// kernel parks the calling thread until the UART receive interrupt brings input.
+func blockRead() {
+	if err := syscall.SetNonblock(0, true); err != nil {
+		report("blockread", false, "SetNonblock(true): %v", err)
+		os.Exit(1)
+	}
+	var buf [64]byte
+	_, errAgain := syscall.Read(0, buf[:]) // nothing typed yet: EAGAIN
+	if err := syscall.SetNonblock(0, false); err != nil {
+		report("blockread", false, "SetNonblock(false): %v", err)
+		os.Exit(1)
+	}
+	fmt.Println("blockread: ready")
+	n, err := syscall.Read(0, buf[:])
+	ok := errAgain == syscall.EAGAIN && err == nil && n > 0
+	report("blockread", ok, "non-blocking read: %v; blocking read: %q %v", errAgain, buf[:max(n, 0)], err)
+	if !ok {
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 func clock() {
