@@ -1075,24 +1075,3 @@ func setSeg(k key128, d int, v uint32) key128 {
 	}
 	return k
 }
-
-// lookup6 walks at most seven nodes.
-func (t *lpm) lookup6(k key128) (uint32, *atomic.Pointer[node], *node) {
-	tab := t.chunks6.Load()
-	if tab == nil {
-		return 0, nil, nil
-	}
-	slot := &tab[k.hi>>48]
-	root := slot.Load()
-	if root == nil {
-		return 0, nil, nil
-	}
-	n := root
-	for d := 1; ; d++ {
-		v := n.find(k.seg(d))
-		if v&kidFlag == 0 {
-			return v, slot, root
-		}
-		n = n.kids[v&nhMask]
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Route is one routing table entry.
@@ -298,7 +299,12 @@ func (t *Table) lookup4(v uint32) *NextHop {
 			if sl.desc.Load() != d {
 				continue
 			}
-			i = find4(p, d, v&0xffff)
+			if d>>fmtShift&3 == fmtDirect {
+				// The common format of dense chunks, without a call.
+				i = uint32(*(*uint8)(unsafe.Add(unsafe.Pointer(p), hdrWords*4+uintptr(v>>8&0xff))))
+			} else {
+				i = find4(p, d, v&0xffff)
+			}
 		default: // a writer is between its stores
 			continue
 		}
@@ -313,12 +319,30 @@ func (t *Table) lookup4(v uint32) *NextHop {
 }
 
 func (t *Table) lookup6(k key128) *NextHop {
+	tab := t.v6.chunks6.Load()
+	if tab == nil {
+		return nil
+	}
+	slot := &tab[k.hi>>48]
 	for {
-		i, slot, root := t.v6.lookup6(k)
-		if i == 0 {
+		root := slot.Load()
+		if root == nil {
 			return nil
 		}
-		nh := &(*t.nh.arr.Load())[i]
+		// Children are reached through immutable parents, so one
+		// consistent root pins the whole path.
+		n, v := root, uint32(0)
+		for d := 1; ; d++ {
+			v = findChunk(&n.w[0], k.seg(d))
+			if v&kidFlag == 0 {
+				break
+			}
+			n = n.kids[v&nhMask]
+		}
+		if v == 0 {
+			return nil
+		}
+		nh := &(*t.nh.arr.Load())[v]
 		if slot.Load() == root {
 			return nh
 		}
