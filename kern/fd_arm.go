@@ -44,13 +44,16 @@ type fdesc struct {
 var fds [maxFDs]fdesc
 
 const (
-	epollIn      = unix.EPOLLIN
-	epollOut     = unix.EPOLLOUT
-	epollET      = 1 << 31
-	epollCtlAdd  = unix.EPOLL_CTL_ADD
-	epollCtlDel  = unix.EPOLL_CTL_DEL
-	epollCtlMod  = unix.EPOLL_CTL_MOD
-	epollEvSize  = 16 // struct epoll_event on arm EABI: u32 events, pad, u64 data
+	epollIn     = unix.EPOLLIN
+	epollOut    = unix.EPOLLOUT
+	epollET     = 1 << 31
+	epollCtlAdd = unix.EPOLL_CTL_ADD
+	epollCtlDel = unix.EPOLL_CTL_DEL
+	epollCtlMod = unix.EPOLL_CTL_MOD
+	// struct epoll_event on arm EABI: u32 events, 4 bytes of padding, u64 data (x/sys/unix
+	// splits the data into Fd and Pad).
+	epollEvSize  = unsafe.Sizeof(unix.EpollEvent{})
+	epollEvData  = unsafe.Offsetof(unix.EpollEvent{}.Fd)
 	oNonblock    = unix.O_NONBLOCK
 	oRDWR        = unix.O_RDWR
 	consoleRXCap = 1024
@@ -295,7 +298,7 @@ func sysEpollCtl(epfd, op, fd int32, ev uintptr) int32 {
 		}
 		d.epfd = epfd
 		d.events = *(*uint32)(unsafe.Pointer(ev))
-		d.data = *(*uint64)(unsafe.Pointer(ev + 8))
+		d.data = *(*uint64)(unsafe.Pointer(ev + epollEvData))
 		// Linux reports an edge for whatever is already ready at registration.
 		d.edge = true
 		epollNotify()
@@ -351,9 +354,9 @@ func epollCollect(epfd int32, buf uintptr, max int32) int32 {
 			continue
 		}
 		p := buf + uintptr(n)*epollEvSize
-		*(*uint32)(unsafe.Pointer(p)) = ev
-		*(*uint32)(unsafe.Pointer(p + 4)) = 0
-		*(*uint64)(unsafe.Pointer(p + 8)) = d.data
+		e := (*unix.EpollEvent)(unsafe.Pointer(p))
+		e.Events, e.PadFd = ev, 0
+		*(*uint64)(unsafe.Pointer(p + epollEvData)) = d.data
 		n++
 	}
 	return n

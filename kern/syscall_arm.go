@@ -269,20 +269,17 @@ func sysSchedGetaffinity(size, mask uintptr) int32 {
 }
 
 func sysUname(buf uintptr) int32 {
-	const field = 65
-	if !userOK(buf, 6*field) {
+	if !userOK(buf, unsafe.Sizeof(unix.Utsname{})) {
 		return -errEFAULT
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(buf)), 6*field)
-	for i := range b {
-		b[i] = 0
-	}
+	u := (*unix.Utsname)(unsafe.Pointer(buf))
+	*u = unix.Utsname{}
 	// A release >= 5.x tells the runtime futex_time64 and friends exist.
-	copy(b[0*field:], "Linux")
-	copy(b[1*field:], "baretap")
-	copy(b[2*field:], "6.1.0-baretap")
-	copy(b[3*field:], "#1")
-	copy(b[4*field:], "armv7l")
+	copy(u.Sysname[:], "Linux")
+	copy(u.Nodename[:], "baretap")
+	copy(u.Release[:], "6.1.0-baretap")
+	copy(u.Version[:], "#1")
+	copy(u.Machine[:], "armv7l")
 	return 0
 }
 
@@ -320,18 +317,20 @@ func sysGettimeofday(tv uintptr) int32 {
 	if tv == 0 {
 		return 0
 	}
-	if !userOK(tv, 8) {
+	if !userOK(tv, unsafe.Sizeof(unix.Timeval{})) {
 		return -errEFAULT
 	}
 	ns, _ := clockNS(clockRealtime)
-	p := (*[2]int32)(unsafe.Pointer(tv))
-	p[0] = int32(ns / nanosecondsPerSecond)
-	p[1] = int32(ns % nanosecondsPerSecond / 1000)
+	*(*unix.Timeval)(unsafe.Pointer(tv)) = unix.Timeval{
+		Sec:  int32(ns / nanosecondsPerSecond),
+		Usec: int32(ns % nanosecondsPerSecond / 1000),
+	}
 	return 0
 }
 
-// putTimespec stores ns as a struct timespec: 32-bit {sec, nsec} or, for the *_time64
-// calls, {int64 sec, int32 nsec, pad}.
+// putTimespec stores ns as a struct timespec: unix.Timespec (32-bit sec and nsec) or, for
+// the *_time64 calls, struct __kernel_timespec {int64 sec, int64 nsec} (x/sys/unix has no
+// type for it on arm).
 func putTimespec(ts uintptr, ns int64, t64 bool) int32 {
 	if t64 {
 		if !userOK(ts, 16) {
@@ -342,12 +341,13 @@ func putTimespec(ts uintptr, ns int64, t64 bool) int32 {
 		p[1] = ns % nanosecondsPerSecond
 		return 0
 	}
-	if !userOK(ts, 8) {
+	if !userOK(ts, unsafe.Sizeof(unix.Timespec{})) {
 		return -errEFAULT
 	}
-	p := (*[2]int32)(unsafe.Pointer(ts))
-	p[0] = int32(ns / nanosecondsPerSecond)
-	p[1] = int32(ns % nanosecondsPerSecond)
+	*(*unix.Timespec)(unsafe.Pointer(ts)) = unix.Timespec{
+		Sec:  int32(ns / nanosecondsPerSecond),
+		Nsec: int32(ns % nanosecondsPerSecond),
+	}
 	return 0
 }
 
@@ -360,11 +360,11 @@ func getTimespec(ts uintptr, t64 bool) (int64, bool) {
 		p := (*[2]int64)(unsafe.Pointer(ts))
 		return p[0]*nanosecondsPerSecond + int64(int32(p[1])), true
 	}
-	if !userOK(ts, 8) {
+	if !userOK(ts, unsafe.Sizeof(unix.Timespec{})) {
 		return 0, false
 	}
-	p := (*[2]int32)(unsafe.Pointer(ts))
-	return int64(p[0])*nanosecondsPerSecond + int64(p[1]), true
+	p := (*unix.Timespec)(unsafe.Pointer(ts))
+	return int64(p.Sec)*nanosecondsPerSecond + int64(p.Nsec), true
 }
 
 // deadlineAfter converts a relative timeout in ns to a CNTVCT deadline (never 0).

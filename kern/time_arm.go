@@ -1,6 +1,10 @@
 package kern
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // Time comes from the ARM generic timer's virtual counter (CNTVCT), which runs at CNTFRQ
 // from reset and never stops. QEMU 7.2: CNTFRQ is preset to 62.5 MHz (16 ns per tick). On
@@ -79,8 +83,9 @@ func vdsoClock(clk int32, ts uintptr) int32 {
 	if !ok {
 		return -errEINVAL
 	}
-	p := (*[2]int32)(unsafe.Pointer(ts))
-	p[0] = int32(ns / nanosecondsPerSecond)
-	p[1] = int32(ns % nanosecondsPerSecond)
+	*(*unix.Timespec)(unsafe.Pointer(ts)) = unix.Timespec{
+		Sec:  int32(ns / nanosecondsPerSecond),
+		Nsec: int32(ns % nanosecondsPerSecond),
+	}
 	return 0
 }
