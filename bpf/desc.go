@@ -872,3 +872,20 @@ func (d *Desc) Pending() (int, error) {
 	}
 	return d.slen + d.hlen, nil
 }
+
+// Poll is poll(2)/select(2) readiness for reading: a buffer is waiting for
+// the consumer (in zero-copy mode: handed over and not yet acknowledged),
+// or immediate mode is on and the store buffer holds records. A descriptor
+// that is not attached is always ready (FreeBSD reports POLLHUP), so a
+// Read there fails at once with ENXIO.
+func (d *Desc) Poll() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.bif == nil {
+		return true
+	}
+	if d.hold >= 0 && !d.holdInUse && !d.canFreeHold() {
+		return true
+	}
+	return d.immediate && d.slen != 0
+}
