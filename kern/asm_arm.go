@@ -28,6 +28,7 @@ func pokeAddr(addr uintptr) uint32
 
 func readCNTVCT() uint64
 func readCNTFRQ() uint32
+func writeCNTFRQ(v uint32)
 func writeCNTV_TVAL(v uint32)
 func writeCNTV_CTL(v uint32)
 

@@ -315,6 +315,13 @@ TEXT ·readCNTFRQ(SB),NOSPLIT|NOFRAME,$0-4
 	MOVW	R0, ret+0(FP)
 	RET
 
+// func writeCNTFRQ(v uint32)
+TEXT ·writeCNTFRQ(SB),NOSPLIT|NOFRAME,$0-4
+	MOVW	v+0(FP), R0
+	WORD	$0xee0e0f10	// mcr p15, 0, r0, c14, c0, 0
+	WORD	$0xf57ff06f	// isb
+	RET
+
 // func writeCNTV_TVAL(v uint32)
 TEXT ·writeCNTV_TVAL(SB),NOSPLIT|NOFRAME,$0-4
 	MOVW	v+0(FP), R0

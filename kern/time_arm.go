@@ -4,6 +4,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/baretap/baretap/board/imx6ul"
 )
 
 // Time comes from the ARM generic timer's virtual counter (CNTVCT), which runs at CNTFRQ
@@ -20,12 +22,14 @@ var (
 	realtimeOffset int64 = 1767225600 * 1_000_000_000
 )
 
-const fallbackHz = 62_500_000
-
 func timeInit() {
 	timerHz = uint64(readCNTFRQ())
 	if timerHz == 0 {
-		timerHz = fallbackHz
+		// Nobody set the counter up (a bare boot on silicon): start SYS_CNT and tell the
+		// CPU its rate. CNTFRQ is writable here because the kernel runs in Secure PL1.
+		imx6ul.EnableSystemCounter()
+		writeCNTFRQ(imx6ul.SysCounterHz)
+		timerHz = imx6ul.SysCounterHz
 	}
 	tickTicks = nsToTicks(tickNS)
 }
