@@ -348,9 +348,13 @@ func (b *builder) build(cover uint16, ents []uint32, kids []*node) []uint32 {
 		b.stack = append(b.stack, span{e, v})
 	}
 	b.popBefore(1<<16, cover)
+	return encode(b.ranges, cover, ents, len(kids) > 0)
+}
 
-	out := b.ranges
-	short := len(kids) == 0
+// encode lays out a node from its ranges (long form), cover and entries,
+// choosing the most compact lookup format.
+func encode(out []uint32, cover uint16, ents []uint32, hasKids bool) []uint32 {
+	short := !hasKids
 	if short {
 		for _, r := range out {
 			if r&0x00ff0000 != 0 || r&0xffff > 0xff {
@@ -816,10 +820,18 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 		kk = append(kk, kids[:i]...)
 		kk = append(kk, nk)
 		kk = append(kk, kids[i:]...)
+		if len(kids) > 0 {
+			// Patch the ranges instead of recompiling the node: big IPv6
+			// nodes have thousands of entries and children.
+			return &node{w: t.patchKid(n, true, i, s, 0), seg: seg, kids: kk}, old, nil
+		}
 	case nk == nil:
 		kk = make([]*node, 0, len(kids)-1)
 		kk = append(kk, kids[:i]...)
 		kk = append(kk, kids[i+1:]...)
+		if len(kk) > 0 {
+			return &node{w: t.patchKid(n, false, i, s, coverAt(ents, s, cover)), seg: seg, kids: kk}, old, nil
+		}
 	default:
 		// Same child slot: the ranges (which name children by index) do
 		// not change, so share the words and copy only the child list.
@@ -930,6 +942,62 @@ func (t *lpm) batchNode(n *node, d int, seg, cover uint16, items []batchEnt) (*n
 		}
 	}
 	return t.rebuild(d, seg, cover, merged, nk), nil
+}
+
+// patchKid returns n's words with child i at segment value s added (add)
+// or removed (then point s reverts to value back), renumbering the other
+// children. n has children both before and after, so its ranges are in the
+// long or indexed format.
+func (t *lpm) patchKid(n *node, add bool, i int, s uint32, back uint16) []uint32 {
+	w0 := n.w[0]
+	cnt := int(w0 & countMask)
+	off := hdrWords
+	if w0&indexFlag != 0 {
+		off += indexWords
+	}
+	rs := n.w[off : off+cnt]
+	out := t.b.ranges[:0]
+	kidVal := func(v uint32) uint32 {
+		if v&kidFlag != 0 {
+			k := int(v & nhMask)
+			if add && k >= i {
+				return v + 1
+			}
+			if !add && k > i {
+				return v - 1
+			}
+		}
+		return v
+	}
+	push := func(start, v uint32) {
+		if m := len(out); m > 0 && out[m-1]&0xffff == v && v&kidFlag == 0 {
+			return
+		}
+		out = append(out, start<<16|v)
+	}
+	for j := 0; j < len(rs); j++ {
+		start, v := rs[j]>>16, rs[j]&0xffff
+		next := uint32(1 << 16)
+		if j+1 < len(rs) {
+			next = rs[j+1] >> 16
+		}
+		switch {
+		case add && start <= s && s < next:
+			if start < s {
+				push(start, v)
+			}
+			push(s, kidFlag|uint32(i))
+			if s+1 < next {
+				push(s+1, v)
+			}
+		case !add && start == s && v == kidFlag|uint32(i):
+			push(s, uint32(back))
+		default:
+			push(start, kidVal(v))
+		}
+	}
+	t.b.ranges = out
+	return encode(out, n.cover(), n.ents(), true)
 }
 
 // get returns the next hop stored for exactly (k, l).
