@@ -97,8 +97,10 @@ func TestKernIRQFile(t *testing.T) {
 // TestKernPoweroffWithoutSemihosting: booted by hand without -semihosting (the command line
 // a user types), the image still ends QEMU: SNVS power-off, status 0, with the program's
 // non-zero status printed.
+//
+// The image is linked with two environment variables (kern.Env), which it prints.
 func TestKernPoweroffWithoutSemihosting(t *testing.T) {
-	img := tortureImage(t, "exit")
+	img := tortureImage(t, "exit", "github.com/baretap/baretap/kern.Env=BARETAP_A=1 GODEBUG=madvdontneed=1")
 	out, status := runToExit(t, Options{
 		Args:    []string{"-M", "mcimx6ul-evk", "-m", "512M", "-nographic", "-kernel", img},
 		Timeout: 30 * time.Second,
@@ -108,6 +110,9 @@ func TestKernPoweroffWithoutSemihosting(t *testing.T) {
 	}
 	if !regexp.MustCompile(`kern: exit status 7`).MatchString(out) {
 		t.Errorf("exit status not printed:\n%s", out)
+	}
+	if !strings.Contains(out, `torture: args ["baretap"] env ["BARETAP_A=1" "GODEBUG=madvdontneed=1"]`) {
+		t.Errorf("argv/environment not as linked:\n%s", out)
 	}
 	// With semihosting the status passes through.
 	_, status = runToExit(t, Options{Image: img}, 20*time.Second)

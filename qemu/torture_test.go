@@ -19,8 +19,13 @@ func tortureImage(tb testing.TB, mode string, ldflags ...string) string {
 	}
 	flags := []string{"-X", "main.mode=" + mode}
 	for _, f := range ldflags {
-		flags = append(flags, "-X", f)
-		name += "-" + strings.NewReplacer("github.com/baretap/baretap/kern.", "", "=", "").Replace(f)
+		if strings.Contains(f, " ") {
+			// The harness joins the flags with spaces; go build's -ldflags honours quotes.
+			flags = append(flags, "-X", "'"+f+"'")
+		} else {
+			flags = append(flags, "-X", f)
+		}
+		name += "-" + strings.NewReplacer("github.com/baretap/baretap/kern.", "", "=", "", " ", "_").Replace(f)
 	}
 	return Build(tb, BuildSpec{
 		Package: "./qemu/torture",

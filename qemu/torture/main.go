@@ -68,6 +68,7 @@ func main() {
 	case "clock":
 		clock()
 	case "exit":
+		fmt.Printf("torture: args %q env %q\n", os.Args, os.Environ())
 		fmt.Println("torture: exit 7")
 		os.Exit(7)
 	case "irq":
