@@ -129,22 +129,7 @@ func initialStack() uintptr {
 	}
 	// Environment: the -X Env words.
 	var envWords [16]string
-	ne := 0
-	s := Env
-	for len(s) > 0 && ne < len(envWords) {
-		i := 0
-		for i < len(s) && s[i] != ' ' {
-			i++
-		}
-		if i > 0 {
-			envWords[ne] = s[:i]
-			ne++
-		}
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
+	ne := SplitEnv(Env, envWords[:])
 	argv := [1]string{"baretap"}
 	base := uintptr(unsafe.Pointer(&bootStack[0]))
 	sp, ok := BuildStack(bootStack[:], base, argv[:], envWords[:ne], aux[:n], &random)
@@ -217,15 +202,13 @@ var (
 
 func watchdogInit() {
 	wdog.DisablePowerDownCounter()
-	n := 0
-	for _, c := range Watchdog {
-		if c < '0' || c > '9' {
-			n = 0
-			break
-		}
-		n = n*10 + int(c-'0')
+	n, ok := ParseSeconds(Watchdog)
+	if Watchdog != "" && !ok {
+		kputs("kern: Watchdog=")
+		kputs(Watchdog)
+		kputs(" is not a number of seconds (1-128); watchdog off\n")
 	}
-	if n > 0 {
+	if ok && n > 0 {
 		if n > 128 {
 			n = 128
 		}

@@ -60,3 +60,10 @@ func Read16(addr uintptr) uint16
 
 // Write16 stores v into the 16-bit register at addr.
 func Write16(addr uintptr, v uint16)
+
+// Barrier is a full data synchronization barrier (DSB SY): every memory access before it,
+// including stores to uncached DMA memory, completes before any access after it. A driver
+// calls it between filling a DMA descriptor and the register write that hands the
+// descriptor to the device; the Device-memory store alone does not order the Normal-memory
+// stores before it (ARM DDI0406C A3.8.3).
+func Barrier()

@@ -27,3 +27,8 @@ TEXT ·Write16(SB),NOSPLIT|NOFRAME,$0-6
 	MOVHU	v+4(FP), R1
 	MOVH	R1, (R0)
 	RET
+
+// func Barrier()
+TEXT ·Barrier(SB),NOSPLIT|NOFRAME,$0
+	WORD	$0xf57ff04f	// dsb sy
+	RET
