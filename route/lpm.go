@@ -25,26 +25,32 @@ import (
 //
 // Node words (all uint32, immutable once published):
 //
-//	w[0]  bit 31: short range format; bits 0..16: number of ranges
+//	w[0]  bit 31: short format; bit 30: direct; bit 29: indexed;
+//	      bits 0..16: number of ranges
 //	w[1]  bits 15..31: number of entries; bits 0..14: cover next hop
-//	      ranges (long format: start<<16 | value, one word each;
-//	              short format: start>>8<<8 | value, one uint16 each,
-//	              used when every start is a multiple of 256, no value
-//	              exceeds 255 and the node has no children)
-//	      entries (marker<<15 | next hop; marker = 1<<r | prefix bits,
-//	               r = length within the segment, 1..16), sorted by
+//	      lookup part, by format:
+//	        long:    one word per range, start<<16 | value
+//	        short:   one uint16 per range, start>>8<<8 | value (every start
+//	                 a multiple of 256, every value below 256, no children)
+//	        direct:  256 bytes, the value of each /8 step (a short node
+//	                 with more than directMin ranges)
+//	        indexed: 256 uint16 (the last range starting at or below each
+//	                 /8 step), then the long ranges (more than indexMin)
+//	      entries: marker<<15 | next hop, marker = 1<<r | prefix bits,
+//	               r = length within the segment (1..16), sorted by
 //	               (start, r)
 //
-// Keeping the node's entries (its share of the RIB) behind its ranges means
-// a node is one allocation, lookups touch only its front, and an update
-// rebuilds exactly the nodes on the path to the changed prefix (plus, for a
-// short prefix, the chunks it covers), never the whole table.
+// Keeping the node's entries (its share of the RIB) behind its lookup part
+// means a node is one allocation, lookups touch only its front, and an
+// update rebuilds exactly the nodes on the path to the changed prefix
+// (plus, for a short prefix, the chunks it covers), never the whole table.
 //
-// Concurrency: lookups never lock. Chunk slots are atomic pointers to
-// immutable nodes; a writer builds new nodes beside the old ones and
-// publishes them with one atomic store per chunk (path copying below the
-// chunk for IPv6). Writers are serialized by the owning Table's mutex, which
-// also protects the short maps, coverLen and the builder scratch.
+// Concurrency: lookups never lock. Nodes are immutable once published; a
+// writer builds replacements beside them and publishes each chunk with
+// atomic stores (IPv4: the slot4 seqlock below; IPv6: one atomic pointer
+// per chunk, with path copying below it). Writers are serialized by the
+// owning Table's mutex, which also protects the short maps, coverLen, the
+// leaf cache, the slot versions and the builder scratch.
 
 const (
 	segBits   = 16
@@ -54,13 +60,10 @@ const (
 	hdrWords  = 2
 	countMask = 1<<17 - 1
 	shortFlag = 1 << 31
-	// directFlag: a short-format node stored as 256 one-byte values, one per
-	// /8 step of the segment (DXR's "direct" chunks, here at /24 for IPv4),
-	// used when the ranges are many: one load instead of a search.
+	// directFlag: one load instead of a search for dense nodes (at /24
+	// granularity for IPv4).
 	directFlag = 1 << 30
-	// indexFlag: a long-format node with many ranges carries a 256-entry
-	// index (uint16: the last range starting at or below each /8 step) in
-	// front of its ranges, so a search covers one step's ranges only.
+	// indexFlag: a search covers one /8 step's ranges only.
 	indexFlag   = 1 << 29
 	directMin   = 16  // ranges above which a short node goes direct
 	indexMin    = 32  // ranges above which a long node gets an index
@@ -93,6 +96,13 @@ type slot4 struct {
 	ptr  atomic.Pointer[uint32]
 }
 
+// Descriptor layout (uint64), by kind (bits 62..63):
+//
+//	leaf     bits 0..14: next hop (0: no route)
+//	inline3  bits 0..14, 15..29, 30..44: values of three ranges; bits
+//	         45..52, 53..60: start>>8 of the second and third
+//	complex  bits 0..16: ranges; 17..18: format; 24..55: version
+//	busy     bits 24..55: version (odd); the writer is mid-publish
 type dir4 struct {
 	slots [1 << segBits]slot4
 	vers  [1 << segBits]uint32 // writer only
@@ -162,11 +172,9 @@ func (n *node) ents() []uint32 {
 // empty reports a node with neither entries nor children.
 func (n *node) empty() bool { return n.w[1]>>nhBits == 0 && len(n.kids) == 0 }
 
-// find returns the range value for segment value k.
-func (n *node) find(k uint32) uint32 { return findChunk(&n.w[0], k) }
-
-// findChunk looks k up in the node whose words start at p. IPv4 chunk
-// slots hold p itself, saving the load of a node header.
+// findChunk returns the range value for segment value k in the node whose
+// words start at p, reading the format from the node header (IPv6 walks;
+// IPv4 takes the format from its descriptor, see find4).
 func findChunk(p *uint32, k uint32) uint32 {
 	w0 := *p
 	cnt := int(w0 & countMask)
@@ -174,8 +182,6 @@ func findChunk(p *uint32, k uint32) uint32 {
 	switch {
 	case w0&directFlag != 0:
 		return uint32(*(*uint8)(unsafe.Add(base, k>>8)))
-	case cnt == 1:
-		return *(*uint32)(base) & 0xffff
 	case w0&shortFlag != 0:
 		return findShort(unsafe.Slice((*uint16)(base), cnt), k)
 	case w0&indexFlag != 0:
@@ -198,8 +204,9 @@ func chunkNode(p *uint32) *node {
 	return &node{w: unsafe.Slice(p, n)}
 }
 
-// findLong: the last range whose start is <= k; ranges[0] starts at 0. The
-// loop has no data-dependent branch the compiler cannot turn into a move.
+// findLong returns the value of the last range whose start is <= k
+// (ranges[0] starts at 0). The indexed and direct formats keep these
+// searches to a few ranges in dense nodes.
 func findLong(r []uint32, k uint32) uint32 {
 	x := k<<16 | 0xffff
 	lo, n := 0, len(r)
@@ -213,6 +220,7 @@ func findLong(r []uint32, k uint32) uint32 {
 	return r[lo] & 0xffff
 }
 
+// findShort is findLong for the two-byte format.
 func findShort(r []uint16, k uint32) uint32 {
 	x := uint16(k | 0xff)
 	lo, n := 0, len(r)
