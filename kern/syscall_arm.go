@@ -27,6 +27,7 @@ const (
 	errENODEV    = int32(unix.ENODEV)
 	errETIMEDOUT = int32(unix.ETIMEDOUT)
 	errEEXIST    = int32(unix.EEXIST)
+	errESPIPE    = int32(unix.ESPIPE)
 )
 
 // Kernel-private numbers (above the ARM-private 0x0f0000 range Linux uses).
@@ -94,7 +95,7 @@ func doSyscall(f *frame) {
 	case unix.SYS_CLOSE:
 		ret = sysClose(int32(a0))
 	case unix.SYS_FSTAT64:
-		ret = -errENOSYS
+		ret = sysFstat(int32(a0), uintptr(a1))
 	case unix.SYS_GETPID, unix.SYS_GETPPID:
 		ret = 1
 	case unix.SYS_GETTID:
@@ -152,7 +153,7 @@ func doSyscall(f *frame) {
 	case unix.SYS_IOCTL:
 		ret = -errENOTTY
 	case unix.SYS_PREAD64, unix.SYS_PWRITE64, unix.SYS_LSEEK, unix.SYS__LLSEEK:
-		ret = -errESPIPE()
+		ret = -errESPIPE
 	case unix.SYS_CLONE:
 		ret = sysClone(f, a0, uintptr(a1))
 	case unix.SYS_FUTEX:
@@ -199,8 +200,6 @@ func doSyscall(f *frame) {
 	}
 	f.r[0] = uint32(ret)
 }
-
-func errESPIPE() int32 { return int32(unix.ESPIPE) }
 
 // unknownSyscall counts a number the kernel does not implement and names it on the console
 // the first time it is seen.
@@ -253,6 +252,27 @@ func threadExit(f *frame, code int32) {
 	if nthreads == 0 {
 		exitGroup(code)
 	}
+}
+
+// sysFstat describes an fd as struct stat64 (unix.Stat_t on arm): the console is a
+// character device (the i.MX UART's Linux major 207, ttymxc0), the rest anonymous inodes.
+func sysFstat(fd int32, buf uintptr) int32 {
+	d := fdGet(fd)
+	if d == nil {
+		return -errEBADF
+	}
+	if !userOK(buf, unsafe.Sizeof(unix.Stat_t{})) {
+		return -errEFAULT
+	}
+	st := (*unix.Stat_t)(unsafe.Pointer(buf))
+	*st = unix.Stat_t{Nlink: 1, Blksize: PageSize, Ino: uint64(fd) + 1}
+	if d.kind == fdConsole {
+		st.Mode = unix.S_IFCHR | 0o620
+		st.Rdev = 207<<8 | 16
+	} else {
+		st.Mode = 0o600 // anon_inode: no file type bits, as Linux reports eventfd/epoll
+	}
+	return 0
 }
 
 func sysSchedGetaffinity(size, mask uintptr) int32 {

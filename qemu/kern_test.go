@@ -114,6 +114,9 @@ func TestKernPoweroffWithoutSemihosting(t *testing.T) {
 	if !strings.Contains(out, `torture: args ["baretap"] env ["BARETAP_A=1" "GODEBUG=madvdontneed=1"]`) {
 		t.Errorf("argv/environment not as linked:\n%s", out)
 	}
+	if !strings.Contains(out, "torture: stdout mode Dcrw--w----") {
+		t.Errorf("fstat of the console is not a character device:\n%s", out)
+	}
 	// With semihosting the status passes through.
 	_, status = runToExit(t, Options{Image: img}, 20*time.Second)
 	if status != 7 {

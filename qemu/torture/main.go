@@ -69,6 +69,11 @@ func main() {
 		clock()
 	case "exit":
 		fmt.Printf("torture: args %q env %q\n", os.Args, os.Environ())
+		if fi, err := os.Stdout.Stat(); err == nil {
+			fmt.Printf("torture: stdout mode %v\n", fi.Mode())
+		} else {
+			fmt.Printf("torture: stdout stat: %v\n", err)
+		}
 		fmt.Println("torture: exit 7")
 		os.Exit(7)
 	case "irq":
