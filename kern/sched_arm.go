@@ -67,6 +67,7 @@ var (
 	cur      int  // index of the running thread
 	nthreads int  // live threads
 	resched  bool // switch threads at the end of this trap if another is runnable
+	woken    = -1 // the thread most recently woken: it runs next, ahead of round robin
 )
 
 // block saves the current context and marks the current thread waiting; resume will then
@@ -86,11 +87,17 @@ func wakeThread(t *thread, ret int32) {
 	t.wait = waitNone
 	t.deadline = 0
 	resched = true
+	woken = int(t.tid) - 1
 }
 
-// nextRunnable returns the thread to run after cur in round-robin order (cur itself last),
-// or -1.
+// nextRunnable returns the thread to run next, or -1: the thread just woken by an
+// interrupt, deadline or another thread if it can run (so a wakeup is not delayed by a
+// time slice of a busy thread), else the next one after cur in round-robin order (cur
+// itself last).
 func nextRunnable() int {
+	if w := woken; w >= 0 && w != cur && threads[w].state == threadRunnable {
+		return w
+	}
 	for i := 1; i <= maxThreads; i++ {
 		j := (cur + i) % maxThreads
 		if threads[j].state == threadRunnable || threads[j].state == threadRunning {
@@ -117,6 +124,7 @@ func resume(f *frame) {
 			idle()
 			next = nextRunnable()
 		}
+		woken = -1
 		*f = threads[next].f
 		if next != cur {
 			stats.switches++
