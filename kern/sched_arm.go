@@ -124,7 +124,8 @@ func resume(f *frame) {
 			idle()
 			next = nextRunnable()
 		}
-		woken = -1
+		// Wakeups during idle are served by this choice.
+		woken, resched = -1, false
 		*f = threads[next].f
 		if next != cur {
 			stats.switches++
