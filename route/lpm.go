@@ -440,8 +440,11 @@ type lpm struct {
 	short    [segBits + 1]map[uint32]uint16
 	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
 	leaves   map[uint16]*node
-	b        builder
-	count    int
+	// used has a bit per chunk with entries or children, so walks skip
+	// the empty ones.
+	used  []uint64
+	b     builder
+	count int
 }
 
 func newLPM(is4 bool) *lpm {
@@ -461,6 +464,7 @@ func (t *lpm) init() {
 		t.short[i] = make(map[uint32]uint16)
 	}
 	t.leaves = make(map[uint16]*node)
+	t.used = make([]uint64, 1<<segBits/64)
 	if t.is4 {
 		t.chunks4.Store(new(dir4))
 	} else {
@@ -508,6 +512,11 @@ func (t *lpm) chunk(c uint32) *node {
 }
 
 func (t *lpm) publish(c uint32, n *node) {
+	if n != nil && !n.empty() {
+		t.used[c/64] |= 1 << (c % 64)
+	} else {
+		t.used[c/64] &^= 1 << (c % 64)
+	}
 	if t.is4 {
 		t.publish4(c, n)
 		return
@@ -1106,18 +1115,28 @@ func (t *lpm) walk(fn func(k key128, l int, nh uint16) bool) bool {
 		}
 		return a.l - b.l
 	})
-	for c := uint32(0); c < 1<<segBits; c++ {
-		for len(shorts) > 0 && shorts[0].c == c {
-			if !fn(setSeg(key128{}, 0, c), shorts[0].l, shorts[0].nh) {
+	emitShorts := func(upTo uint32) bool {
+		for len(shorts) > 0 && shorts[0].c <= upTo {
+			if !fn(setSeg(key128{}, 0, shorts[0].c), shorts[0].l, shorts[0].nh) {
 				return false
 			}
 			shorts = shorts[1:]
 		}
-		if n := t.view(c); n != nil && !t.walkNode(n, 1, setSeg(key128{}, 0, c), fn) {
-			return false
+		return true
+	}
+	for wi, w := range t.used {
+		for w != 0 {
+			c := uint32(wi*64 + bits.TrailingZeros64(w))
+			w &= w - 1
+			if !emitShorts(c) {
+				return false
+			}
+			if n := t.view(c); n != nil && !t.walkNode(n, 1, setSeg(key128{}, 0, c), fn) {
+				return false
+			}
 		}
 	}
-	return true
+	return emitShorts(1<<segBits - 1)
 }
 
 func (t *lpm) walkNode(n *node, d int, base key128, fn func(key128, int, uint16) bool) bool {
