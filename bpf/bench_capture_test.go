@@ -123,15 +123,7 @@ func checkNoDrops(b *testing.B, d *Desc, consumed int) {
 // zero-copy consumer on the same goroutine (target >= 14.88 Mfps).
 func BenchmarkTapZeroCopy64(b *testing.B) {
 	anchor := copyAnchor(b)
-	for _, tc := range []struct {
-		name  string
-		ts    uint32
-		tscfg TSMode
-	}{
-		{"stamp=microtime/tscfg=normal", BPF_T_MICROTIME, TSNormal},
-		{"stamp=microtime/tscfg=fast", BPF_T_MICROTIME, TSFast},
-		{"stamp=none", BPF_T_NONE, TSNormal},
-	} {
+	for _, tc := range stampCases {
 		b.Run(tc.name, func(b *testing.B) {
 			s, bif := benchStack(b)
 			s.SetTSConfig("eth0", tc.tscfg)
@@ -153,18 +145,37 @@ func BenchmarkTapZeroCopy64(b *testing.B) {
 	}
 }
 
+// stampCases are the timestamp settings both single-listener benchmarks
+// run with: the default (microseconds, a full clock read per packet), the
+// per-interface "fast" clock (a cached tick value) and no stamp.
+var stampCases = []struct {
+	name  string
+	ts    uint32
+	tscfg TSMode
+}{
+	{"stamp=microtime/tscfg=normal", BPF_T_MICROTIME, TSNormal},
+	{"stamp=microtime/tscfg=fast", BPF_T_MICROTIME, TSFast},
+	{"stamp=none", BPF_T_NONE, TSNormal},
+}
+
 // BenchmarkTapCopyRead64: the same through the copying read path: the
 // consumer polls, reads the hold buffer into its own buffer (one copy)
 // and walks the records.
 func BenchmarkTapCopyRead64(b *testing.B) {
 	anchor := copyAnchor(b)
-	b.Run("read", func(b *testing.B) { benchCopyRead(b, anchor) })
+	for _, tc := range stampCases {
+		b.Run(tc.name, func(b *testing.B) {
+			s, bif := benchStack(b)
+			s.SetTSConfig("eth0", tc.tscfg)
+			benchCopyRead(b, s, bif, tc.ts, anchor)
+		})
+	}
 }
 
-func benchCopyRead(b *testing.B, anchor float64) {
-	s, bif := benchStack(b)
+func benchCopyRead(b *testing.B, s *Stack, bif *If, ts uint32, anchor float64) {
 	d := s.Open(OpenReadWrite)
 	defer d.Close()
+	d.SetTimestamp(ts)
 	size, _ := d.SetBufferLen(benchBufPages*PageSize - SIZEOF_BPF_ZBUF_HEADER)
 	d.SetInterface("eth0")
 	user := make([]byte, size)

@@ -49,7 +49,12 @@ package bpf
 // The driver never blocks and never sleeps in a tap: when both buffers are
 // full the packet is counted as dropped.
 //
-// Why an RWMutex and not an RCU-published slice: with the read lock, a
-// filter change, flush or detach excludes taps, so the counters add up
-// exactly and a flushed descriptor never receives a packet matched by its
-// previous filter. The idle path does not touch the lock at all (npeers).
+// Why an RWMutex and not an RCU-published slice (FreeBSD's 2019 epoch
+// design): with the read lock, a filter change, flush or detach excludes
+// taps, so the counters add up exactly at any instant and a flushed
+// descriptor never receives a packet matched by its previous filter.
+// Publishing an immutable slice through an atomic pointer would save the
+// two read-lock atomics, but Go offers no cheap grace period (no per-CPU
+// quiescent states): waiting for in-flight taps would need a per-tap
+// counter, which is the same two atomics again. The idle path does not
+// touch the lock at all (npeers).
