@@ -9,8 +9,9 @@ import (
 )
 
 // On the board the console runs on UART1 through the kernel: os.Stdin and
-// os.Stdout are fd 0 and 1, which kern services. Its read(0) blocks the
-// calling thread until the UART1 receive interrupt, and its write(1) turns
+// os.Stdout are fd 0 and 1, which kern services. Reading os.Stdin parks the
+// goroutine in the netpoller until the UART1 receive interrupt marks fd 0
+// ready (no kernel thread is held), and its write(1) turns
 // LF into CR LF, so the console sends plain "\n" (AddCR false).
 
 // kernelPlatform is the Platform of the board: the baretap kernel.
