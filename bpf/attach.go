@@ -282,7 +282,6 @@ func (s *Stack) ZeroCounters() {
 		b.rw.Lock()
 		for _, d := range b.dlist {
 			d.mu.Lock()
-			d.rcount.Store(0)
 			d.nfilt.Store(0)
 			d.fcount, d.dcount, d.ccount = 0, 0, 0
 			d.wcount, d.wfcount = 0, 0

@@ -97,7 +97,6 @@ func (d *Desc) resetLocked() {
 	if d.store >= 0 && d.canWriteStore() {
 		d.slen = 0
 	}
-	d.rcount.Store(0)
 	d.nfilt.Store(0)
 	d.fcount, d.dcount, d.ccount = 0, 0, 0
 	d.wcount, d.wfcount, d.wdcount = 0, 0, 0

@@ -42,9 +42,17 @@ type Timeval struct {
 
 // Stats are a descriptor's counters. BIOCGSTATS reports Received (bs_recv)
 // and Dropped (bs_drop); the others are the netstat -B counters FreeBSD
-// keeps beside them, plus Filtered and Captured so that the two identities
-// Received = Matched + Filtered and Matched = Captured + Dropped can be
-// checked.
+// keeps beside them, plus Filtered and Captured.
+//
+// Every packet that passes the direction check is either matched or
+// filtered, and every matched packet is either captured or dropped, so
+// Received = Matched + Filtered and Matched = Captured + Dropped. FreeBSD
+// counts bs_recv separately with a per-CPU counter(9); here that would be
+// one more atomic per packet and descriptor, so Received is the sum of
+// the two counters the tap keeps anyway: Matched under the descriptor lock
+// it takes for a match, Filtered with one atomic for a rejection. Received
+// is checked independently against interface counters and the corpus
+// frame count in the tests.
 type Stats struct {
 	Received uint64 // passed the direction check (bs_recv)
 	Filtered uint64 // rejected by the read filter
@@ -82,9 +90,9 @@ type Desc struct {
 	rprog *Program
 	dir   Direction
 
-	// Counted by taps under bif.rw's read lock only.
-	rcount atomic.Uint64
-	nfilt  atomic.Uint64
+	// Packets the read filter rejected: counted by taps under bif.rw's
+	// read lock only.
+	nfilt atomic.Uint64
 
 	mu       sync.Mutex // BPFD_LOCK; everything below
 	holdCond sync.Cond  // signalled when holdInUse clears
@@ -781,7 +789,7 @@ func (d *Desc) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats{
-		Received:    d.rcount.Load(),
+		Received:    d.fcount + d.nfilt.Load(),
 		Filtered:    d.nfilt.Load(),
 		Matched:     d.fcount,
 		Captured:    d.ccount,

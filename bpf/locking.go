@@ -36,9 +36,8 @@ package bpf
 // packet updates (matched, captured, dropped), the write counters, and the
 // per-descriptor options read while catching a packet (timestamp format,
 // immediate). Taps take it only after the filter accepted the packet.
-// Desc.rcount and Desc.nfilt (received, rejected by the filter) are atomics
-// updated under the If read lock alone, as FreeBSD's counter(9) counters
-// are.
+// Desc.nfilt (packets rejected by the read filter) is an atomic updated
+// under the If read lock alone, as FreeBSD's counter(9) counters are.
 //
 // No lock is held while a descriptor's Write hands a frame to the
 // interface's Transmit or Input (the interface taps that frame and takes

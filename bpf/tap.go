@@ -80,9 +80,12 @@ func dirOf(out bool) uint8 {
 	return tapIn
 }
 
-// tap walks the reader list under the read lock: direction check, count
-// received, run the read filter without the descriptor lock, and only for
-// a match take the descriptor lock and store the packet.
+// tap walks the reader list under the read lock: direction check, run the
+// read filter without the descriptor lock, count a rejection with one
+// atomic, and only for a match take the descriptor lock, count it and
+// store the packet. Per packet that is the read lock and its release, plus
+// per listener two atomic operations for a match (descriptor lock and
+// release) or one for a rejection.
 func (b *If) tap(pkt []byte, wirelen uint32, dir uint8, sc *stampCache) {
 	var local stampCache
 	if sc == nil {
@@ -94,7 +97,6 @@ func (b *If) tap(pkt []byte, wirelen uint32, dir uint8, sc *stampCache) {
 		case dir == tapOut && d.dir == BPF_D_IN, dir == tapIn && d.dir == BPF_D_OUT:
 			continue
 		}
-		d.rcount.Add(1)
 		snap := uint32(math.MaxUint32) // no filter: the whole packet
 		if p := d.rprog; p != nil {
 			snap = p.Run(pkt, wirelen)
