@@ -301,3 +301,30 @@ func TestFlushAndWalk(t *testing.T) {
 		t.Errorf("Len after flush: %d %d", n4, n6)
 	}
 }
+
+// TestLookupAllocatesNothing: the forwarding path (hits, misses, errors)
+// must not allocate.
+func TestLookupAllocatesNothing(t *testing.T) {
+	f := NewFIBs(2)
+	t0, _ := f.Table(0)
+	for _, s := range []string{"10.0.0.0/8 via 192.0.2.1", "10.1.0.0/16 via 192.0.2.2", "10.1.2.0/24 via 192.0.2.3",
+		"10.1.2.128/26 via 192.0.2.4", "2001:db8::/32 via 2001:db8::1", "2001:db8:1:2::/64 dev 3"} {
+		r, _ := ParseRoute(s)
+		if err := t0.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addrs := []netip.Addr{mustAddr("10.1.2.200"), mustAddr("10.9.9.9"), mustAddr("11.0.0.1"),
+		mustAddr("2001:db8:1:2::9"), mustAddr("2001:db9::1")}
+	for _, a := range addrs {
+		if n := testing.AllocsPerRun(100, func() { t0.Lookup(a) }); n != 0 {
+			t.Errorf("Table.Lookup(%s): %v allocs", a, n)
+		}
+		if n := testing.AllocsPerRun(100, func() { f.Lookup(0, a) }); n != 0 {
+			t.Errorf("FIBs.Lookup(0, %s): %v allocs", a, n)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { f.Lookup(7, addrs[0]) }); n != 0 {
+		t.Errorf("FIBs.Lookup on a bad FIB: %v allocs", n)
+	}
+}
