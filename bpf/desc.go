@@ -217,9 +217,9 @@ func (d *Desc) attachLocked(b *If) {
 	}
 }
 
-// appendDesc returns a new slice: the old one may still be walked by a tap
-// that loaded it before the write lock was taken (it cannot, since taps
-// hold the read lock, but a fresh slice also keeps backing arrays small).
+// appendDesc and removeDesc build a new exact-size slice rather than edit
+// in place: lists change only on attach and detach, and a tight slice
+// keeps the tap's walk to the live descriptors.
 func appendDesc(l []*Desc, d *Desc) []*Desc {
 	n := make([]*Desc, len(l), len(l)+1)
 	copy(n, l)
