@@ -25,14 +25,15 @@ func clampPacket(pkt []byte) []byte {
 //
 // pkt holds the captured bytes; wirelen is the frame's length on the wire,
 // which BPF_LEN loads (a capture may hold fewer bytes than went past).
-// Runtime semantics, all FreeBSD's:
+// Runtime semantics are FreeBSD's:
 //
 //   - a packet load that does not fit inside pkt ends the program with 0,
 //     including an indirect load whose X+k wraps past 2^32;
 //   - division or modulo by X == 0 ends the program with 0;
-//   - A, X and M[] start at zero; arithmetic wraps modulo 2^32;
-//   - shifts by 32 or more yield 0 (Go semantics; C leaves them undefined,
-//     see doc.go).
+//   - arithmetic wraps modulo 2^32;
+//
+// and where C leaves the result open (see doc.go): A, X and M[] start at
+// zero, and shifts by 32 or more yield 0.
 //
 // Filter is meant for validated programs but never panics or loops forever
 // on others: an unknown opcode, a scratch index >= 16, a constant division
