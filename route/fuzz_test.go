@@ -69,6 +69,8 @@ func FuzzTableOps(f *testing.F) {
 	// table's direct tables cost more than most inputs, and the reuse
 	// checks Flush and the next-hop refcounts on every input.
 	var tab *Table
+	checkPatch = true
+	f.Cleanup(func() { checkPatch = false })
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if tab == nil {
 			tab = NewTable()

@@ -2,6 +2,7 @@ package route
 
 import (
 	"cmp"
+	"fmt"
 	"math/bits"
 	"slices"
 	"sort"
@@ -51,6 +52,10 @@ import (
 // per chunk, with path copying below it). Writers are serialized by the
 // owning Table's mutex, which also protects the short maps, coverLen, the
 // leaf cache, the slot versions and the builder scratch.
+
+// checkPatch makes every patchEnt compare its result with a full compile
+// of the node and panic on a difference; tests turn it on.
+var checkPatch = false
 
 const (
 	segBits   = 16
@@ -255,15 +260,16 @@ func entOrder(e uint32) uint32 {
 	return s<<5 | uint32(r)
 }
 
-// coverAt is the value segment point k gets from entries and cover alone.
-func coverAt(ents []uint32, k uint32, cover uint16) uint16 {
+// coverAt is the value segment point k gets from cover and the entries
+// shorter than below (within the segment) alone.
+func coverAt(ents []uint32, k uint32, cover uint16, below int) uint16 {
 	best, bestR := cover, 0
 	for _, e := range ents {
 		s, end, r := entDecode(e)
 		if s > k {
 			break
 		}
-		if k <= end && r > bestR {
+		if k <= end && r > bestR && r < below {
 			best, bestR = uint16(e&nhMask), r
 		}
 	}
@@ -272,6 +278,8 @@ func coverAt(ents []uint32, k uint32, cover uint16) uint16 {
 
 // builder holds the writer's scratch space (protected by Table.mu).
 type builder struct {
+	old      []uint32
+	out      []uint32
 	ranges   []uint32
 	stack    []span
 	kidCover []uint16
@@ -810,7 +818,15 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 			ne = append(ne, ents[i+1:]...)
 		}
 		t.b.ents = ne
-		return t.rebuild(d, seg, cover, ne, kids), old, nil
+		if n == nil || len(ne) == 0 {
+			return t.rebuild(d, seg, cover, ne, kids), old, nil
+		}
+		es, ee, _ := entDecode(e)
+		base := uint16(e & nhMask)
+		if op == opDelete {
+			base = coverAt(ne, es, cover, r)
+		}
+		return t.patchEnt(n, d, seg, cover, ne, es, ee, r, base), old, nil
 	}
 	if d >= t.levels {
 		panic("route: prefix deeper than the trie")
@@ -826,7 +842,7 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 	if kid == nil && len(kids) >= maxKids {
 		return nil, 0, errTooManyKids
 	}
-	nk, old, err := t.modify(kid, d+1, uint16(s), coverAt(ents, s, cover), k, l, nh, op)
+	nk, old, err := t.modify(kid, d+1, uint16(s), coverAt(ents, s, cover, segBits+1), k, l, nh, op)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -847,7 +863,7 @@ func (t *lpm) modify(n *node, d int, seg uint16, cover uint16, k key128, l int, 
 		kk = append(kk, kids[:i]...)
 		kk = append(kk, kids[i+1:]...)
 		if len(kk) > 0 {
-			return &node{w: t.patchKid(n, false, i, s, coverAt(ents, s, cover)), seg: seg, kids: kk}, old, nil
+			return &node{w: t.patchKid(n, false, i, s, coverAt(ents, s, cover, segBits+1)), seg: seg, kids: kk}, old, nil
 		}
 	default:
 		// Same child slot: the ranges (which name children by index) do
@@ -946,7 +962,7 @@ func (t *lpm) batchNode(n *node, d int, seg, cover uint16, items []batchEnt) (*n
 				kid = kids[ki]
 				ki++
 			}
-			c, err := t.batchNode(kid, d+1, uint16(s), coverAt(merged, s, cover), deeper[:m])
+			c, err := t.batchNode(kid, d+1, uint16(s), coverAt(merged, s, cover, segBits+1), deeper[:m])
 			if err != nil {
 				return nil, err
 			}
@@ -959,6 +975,165 @@ func (t *lpm) batchNode(n *node, d int, seg, cover uint16, items []batchEnt) (*n
 		}
 	}
 	return t.rebuild(d, seg, cover, merged, nk), nil
+}
+
+func dumpEnts(ne []uint32) []string {
+	var o []string
+	for _, x := range ne {
+		a, b, r := entDecode(x)
+		o = append(o, fmt.Sprintf("%x-%x/%d=%x", a, b, r, x&nhMask))
+	}
+	return o
+}
+
+// decodeRanges returns n's ranges in the long form, whatever its format.
+func decodeRanges(n *node, dst []uint32) []uint32 {
+	w0 := n.w[0]
+	cnt := int(w0 & countMask)
+	dst = dst[:0]
+	base := unsafe.Pointer(&n.w[hdrWords])
+	switch {
+	case w0&directFlag != 0:
+		d := unsafe.Slice((*uint8)(base), 256)
+		for j := range 256 {
+			if j == 0 || d[j] != d[j-1] {
+				dst = append(dst, uint32(j)<<24|uint32(d[j]))
+			}
+		}
+	case w0&shortFlag != 0:
+		for _, r := range unsafe.Slice((*uint16)(base), cnt) {
+			dst = append(dst, uint32(r&0xff00)<<16|uint32(r&0xff))
+		}
+	case w0&indexFlag != 0:
+		dst = append(dst, n.w[hdrWords+indexWords:hdrWords+indexWords+cnt]...)
+	default:
+		dst = append(dst, n.w[hdrWords:hdrWords+cnt]...)
+	}
+	return dst
+}
+
+// patchEnt rebuilds node n after one entry [s, e] of length r changed: ne
+// are its new entries, base the value [s, e] now has outside the prefixes
+// nested in it. Only [s, e] is recompiled (from the entries and children
+// inside it); the rest of the ranges are spliced from the old node, and
+// only children inside [s, e] may need a new cover.
+func (t *lpm) patchEnt(n *node, d int, seg, cover uint16, ne []uint32, s, e uint32, r int, base uint16) *node {
+	b := &t.b
+	old := decodeRanges(n, b.old)
+	b.old = old
+	kids := n.kids
+
+	// Compile [s, e] as a node of its own with cover base.
+	b.ranges = b.ranges[:0]
+	b.stack = b.stack[:0]
+	b.kidCover = b.kidCover[:0]
+	b.emit(s, base)
+	i := sort.Search(len(ne), func(i int) bool { return entOrder(ne[i]) > s<<5|uint32(r) })
+	j := sort.Search(len(kids), func(j int) bool { return uint32(kids[j].seg) >= s })
+	firstKid := j
+	for {
+		var is, ie, ir uint32
+		var v uint16
+		haveEnt, haveKid := false, false
+		if i < len(ne) {
+			var rr int
+			is, ie, rr = entDecode(ne[i])
+			ir = uint32(rr)
+			haveEnt = is <= e
+		}
+		if j < len(kids) && uint32(kids[j].seg) <= e {
+			haveKid = true
+		}
+		if !haveEnt && !haveKid {
+			break
+		}
+		kid := haveKid && (!haveEnt || uint32(kids[j].seg)<<5|17 < is<<5|ir)
+		if kid {
+			is = uint32(kids[j].seg)
+			ie, v = is, uint16(kidFlag|j)
+			j++
+		} else {
+			v = uint16(ne[i] & nhMask)
+			i++
+		}
+		b.popBefore(is, base)
+		if kid {
+			b.kidCover = append(b.kidCover, b.top(base))
+		}
+		b.emit(is, v)
+		b.stack = append(b.stack, span{ie, v})
+	}
+	b.popBefore(e+1, base)
+	sub := b.ranges
+	for len(sub) > 0 && sub[len(sub)-1]>>16 > e {
+		sub = sub[:len(sub)-1]
+	}
+
+	// Splice: old ranges before s, the new [s, e], the old value at e+1,
+	// old ranges after it.
+	out := b.out[:0]
+	push := func(x uint32) {
+		if m := len(out); m > 0 {
+			if out[m-1]>>16 == x>>16 {
+				out[m-1] = x
+				if m > 1 && out[m-2]&0xffff == x&0xffff && x&kidFlag == 0 {
+					out = out[:m-1]
+				}
+				return
+			}
+			if out[m-1]&0xffff == x&0xffff && x&kidFlag == 0 {
+				return
+			}
+		}
+		out = append(out, x)
+	}
+	k := 0
+	for k < len(old) && old[k]>>16 < s {
+		out = append(out, old[k])
+		k++
+	}
+	for _, x := range sub {
+		push(x)
+	}
+	if e < 0xffff {
+		after := e + 1
+		for k < len(old) && old[k]>>16 <= after {
+			k++
+		}
+		push(after<<16 | old[k-1]&0xffff)
+		for ; k < len(old); k++ {
+			push(old[k])
+		}
+	}
+	b.out = out
+
+	nk := kids
+	for c, cv := range b.kidCover {
+		ki := firstKid + c
+		if kids[ki].cover() == cv {
+			continue
+		}
+		if &nk[0] == &kids[0] {
+			nk = append([]*node(nil), kids...)
+		}
+		covers := append([]uint16(nil), b.kidCover[c:]...)
+		for cc := range covers {
+			kk := nk[firstKid+c+cc]
+			if kk.cover() != covers[cc] {
+				nk[firstKid+c+cc] = t.rebuild(d+1, kk.seg, covers[cc], kk.ents(), kk.kids)
+			}
+		}
+		break
+	}
+	nn := &node{w: encode(out, cover, ne, len(kids) > 0), seg: seg, kids: nk}
+	if checkPatch {
+		var sb builder
+		ref := sb.build(cover, ne, nk)
+		if !slices.Equal(ref, nn.w) {
+			panic(fmt.Sprintf("route: patchEnt differs from a full compile: d=%d s=%#x e=%#x r=%d base=%d\n old %x\n sub %x\n got %x\n ref %x\n kids %d first %d covers %v\n ne %v", d, s, e, r, base, old, sub, out, sb.ranges, len(kids), firstKid, b.kidCover, dumpEnts(ne)))
+		}
+	}
+	return t.finish(nn, d)
 }
 
 // patchKid returns n's words with child i at segment value s added (add)
@@ -1014,7 +1189,22 @@ func (t *lpm) patchKid(n *node, add bool, i int, s uint32, back uint16) []uint32
 		}
 	}
 	t.b.ranges = out
-	return encode(out, n.cover(), n.ents(), true)
+	w := encode(out, n.cover(), n.ents(), true)
+	if checkPatch {
+		kk := make([]*node, 0, len(n.kids)+1)
+		kk = append(kk, n.kids[:i]...)
+		if add {
+			kk = append(kk, &node{seg: uint16(s)})
+			kk = append(kk, n.kids[i:]...)
+		} else {
+			kk = append(kk, n.kids[i+1:]...)
+		}
+		var sb builder
+		if ref := sb.build(n.cover(), n.ents(), kk); !slices.Equal(ref, w) {
+			panic(fmt.Sprintf("route: patchKid differs from a full compile: add %v i %d s %#x", add, i, s))
+		}
+	}
+	return w
 }
 
 // get returns the next hop stored for exactly (k, l).

@@ -170,6 +170,8 @@ func TestRandomizedDifferential(t *testing.T) {
 }
 
 func differential(t *testing.T, r *rand.Rand, is4 bool, ops int) {
+	checkPatch = true
+	defer func() { checkPatch = false }()
 	g := newPrefixGen(r, is4)
 	tab := NewTable()
 	ref := new(bart.Table[NextHop])
