@@ -35,6 +35,8 @@ deps:
 	command -v tshark >/dev/null 2>&1 || missing="$$missing tshark"; \
 	command -v qemu-system-arm >/dev/null 2>&1 || missing="$$missing qemu-system-arm"; \
 	command -v qemu-arm >/dev/null 2>&1 || missing="$$missing qemu-user"; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	[ -f /usr/include/pcap/pcap.h ] || missing="$$missing libpcap-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

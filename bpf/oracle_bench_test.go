@@ -31,6 +31,7 @@ func BenchmarkCorpus(b *testing.B) {
 		xnet, interp, compiled float64 // ns/frame
 	}
 	var results []result
+	libpcap := libpcapTimes(b, c) // nil when gcc or libpcap-dev is absent
 
 	b.Run("walk", func(b *testing.B) {
 		// Anchor for the memory floor: the loop plus one read of each
@@ -80,6 +81,10 @@ func BenchmarkCorpus(b *testing.B) {
 			b.ReportMetric(r.compiled, "compiled-ns/frame")
 			b.ReportMetric(r.xnet/r.interp, "interp-x-vs-xnet")
 			b.ReportMetric(r.xnet/r.compiled, "compiled-x-vs-xnet")
+			if ns, ok := libpcap[f.Expr]; ok {
+				b.ReportMetric(ns, "libpcap-ns/frame")
+				b.ReportMetric(ns/r.compiled, "compiled-x-vs-libpcap")
+			}
 		})
 		if r.xnet > 0 && r.interp > 0 && r.compiled > 0 {
 			results = append(results, r)
@@ -130,6 +135,16 @@ func BenchmarkCorpus(b *testing.B) {
 		b.ReportMetric(float64(tx)/float64(ti), "interp-x-vs-xnet")
 		b.ReportMetric(ratios(func(r result) float64 { return r.compiled }), "median-compiled-x-vs-xnet")
 		b.ReportMetric(ratios(func(r result) float64 { return r.interp }), "median-interp-x-vs-xnet")
+		if libpcap != nil {
+			// The median over filters of libpcap time / compiled time.
+			v := make([]float64, len(results))
+			for i, r := range results {
+				v[i] = libpcap[r.expr] / r.compiled
+			}
+			sort.Float64s(v)
+			b.ReportMetric(v[len(v)/2], "median-compiled-x-vs-libpcap")
+			b.ReportMetric(libpcap[mf.Expr], "libpcap-ns/frame")
+		}
 	})
 
 	// The median filter over one frame repeated: cache-resident data and
