@@ -28,10 +28,15 @@ type NeighborConfig struct {
 	// (net.link.ether.inet.maxhold and net.inet6.ip6.nd6_maxqueuelen,
 	// 16); the oldest is dropped when it overflows.
 	MaxHold int
+	// MaxEntries bounds an interface's neighbour cache (4096). FreeBSD
+	// has no such bound; without one, a scan of a connected /64 would
+	// grow the cache, and its hold queues, without limit. New
+	// neighbours past the bound are refused like unresolved ones.
+	MaxEntries int
 }
 
 func (c NeighborConfig) withDefaults() (NeighborConfig, error) {
-	if c.Keep < 0 || c.Retrans < 0 || c.Down < 0 || c.MaxTries < 0 || c.MaxHold < 0 {
+	if c.Keep < 0 || c.Retrans < 0 || c.Down < 0 || c.MaxTries < 0 || c.MaxHold < 0 || c.MaxEntries < 0 {
 		return c, fmt.Errorf("neighbour config %+v: negative value: %w", c, syscall.EINVAL)
 	}
 	if c.Keep == 0 {
@@ -48,6 +53,9 @@ func (c NeighborConfig) withDefaults() (NeighborConfig, error) {
 	}
 	if c.MaxHold == 0 {
 		c.MaxHold = 16
+	}
+	if c.MaxEntries == 0 {
+		c.MaxEntries = 4096
 	}
 	return c, nil
 }
@@ -165,6 +173,11 @@ func (s *Stack) resolveSlow(out *Iface, fib int, next netip.Addr, frame []byte, 
 	e := c.m[next]
 	if e == nil || e.state != neighIncomplete && now >= e.until {
 		if e == nil {
+			if len(c.m) >= s.ncfg.MaxEntries {
+				c.mu.Unlock()
+				s.stats.Unresolved.Add(1)
+				return
+			}
 			e = &neighEntry{}
 			c.m[next] = e
 		}
@@ -238,7 +251,7 @@ func (s *Stack) learn(f *Iface, a netip.Addr, mac [6]byte, create bool) {
 	c.mu.Lock()
 	e := c.m[a]
 	if e == nil {
-		if !create {
+		if !create || len(c.m) >= s.ncfg.MaxEntries {
 			c.mu.Unlock()
 			return
 		}
