@@ -50,9 +50,11 @@
 // and resolves most table prefixes (/32 to /48) in two or three nodes.
 //
 // Every node keeps its share of the RIB (its prefixes and their next hops)
-// behind its ranges, so an update recompiles only the nodes on the changed
-// prefix's path (for a prefix of /16 or shorter, the chunks it covers whose
-// cover changes), never the whole table. Next hops are interned: routes
+// behind its ranges. An update recompiles only the span of the changed
+// prefix within its node, splices it into the node's other ranges and
+// copies the path above it (for a prefix of /16 or shorter: the chunks it
+// covers whose cover changes), never the whole table; AddRoutes compiles
+// each touched node once for bulk loads. Next hops are interned: routes
 // store a 15-bit index into the FIB's next-hop array.
 //
 // # Concurrency

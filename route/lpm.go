@@ -44,7 +44,9 @@ import (
 // Keeping the node's entries (its share of the RIB) behind its lookup part
 // means a node is one allocation, lookups touch only its front, and an
 // update rebuilds exactly the nodes on the path to the changed prefix
-// (plus, for a short prefix, the chunks it covers), never the whole table.
+// (plus, for a short prefix, the chunks it covers), never the whole table;
+// within the changed node only the prefix's span is recompiled (patchEnt,
+// patchKid) and the rest of its ranges copied.
 //
 // Concurrency: lookups never lock. Nodes are immutable once published; a
 // writer builds replacements beside them and publishes each chunk with
