@@ -320,6 +320,13 @@ func TestLookupAllocatesNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { t0.Lookup(a) }); n != 0 {
 			t.Errorf("Table.Lookup(%s): %v allocs", a, n)
 		}
+		if n := testing.AllocsPerRun(100, func() { t0.LookupNextHop(a) }); n != 0 {
+			t.Errorf("Table.LookupNextHop(%s): %v allocs", a, n)
+		}
+		nh, ok := t0.Lookup(a)
+		if p := t0.LookupNextHop(a); ok != (p != nil) || (ok && *p != nh) {
+			t.Errorf("%s: LookupNextHop %v disagrees with Lookup %v %v", a, p, nh, ok)
+		}
 		if n := testing.AllocsPerRun(100, func() { f.Lookup(0, a) }); n != 0 {
 			t.Errorf("FIBs.Lookup(0, %s): %v allocs", a, n)
 		}

@@ -255,6 +255,9 @@ func differential(t *testing.T, r *rand.Rand, is4 bool, ops int) {
 			a := addrNear(r, g, stored)
 			got, ok := tab.Lookup(a)
 			want, wok := ref.Lookup(a)
+			if p := tab.LookupNextHop(a); ok != (p != nil) || ok && *p != got {
+				t.Fatalf("op %d: LookupNextHop(%s) = %v, Lookup = %v %v", op, a, p, got, ok)
+			}
 			if ok != wok || got != want {
 				t.Fatalf("op %d: Lookup(%s) = %v %v, bart says %v %v", op, a, got, ok, want, wok)
 			}

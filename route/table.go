@@ -255,20 +255,25 @@ func (t *Table) Get(p netip.Prefix) (Route, error) {
 // Lookup returns the next hop of the longest prefix containing a. It takes
 // no lock and allocates nothing; safe to call concurrently with updates.
 func (t *Table) Lookup(a netip.Addr) (NextHop, bool) {
-	if a.Is4() {
-		b := a.As4()
-		if nh := t.lookup4(binary.BigEndian.Uint32(b[:])); nh != nil {
-			return *nh, true
-		}
-		return NextHop{}, false
-	}
-	if !a.IsValid() {
-		return NextHop{}, false
-	}
-	if nh := t.lookup6(keyOf(a)); nh != nil {
+	if nh := t.LookupNextHop(a); nh != nil {
 		return *nh, true
 	}
 	return NextHop{}, false
+}
+
+// LookupNextHop is Lookup without the copy, for the forwarding path: it
+// returns the table's shared record of the next hop, or nil when no route
+// matches. Records are immutable once published and stay valid after their
+// routes go away; callers must never write through the pointer.
+func (t *Table) LookupNextHop(a netip.Addr) *NextHop {
+	if a.Is4() {
+		b := a.As4()
+		return t.lookup4(binary.BigEndian.Uint32(b[:]))
+	}
+	if !a.IsValid() {
+		return nil
+	}
+	return t.lookup6(keyOf(a))
 }
 
 // lookup4 returns a pointer into the published next-hop array, whose
