@@ -50,7 +50,7 @@ import (
 //
 // Concurrency: lookups never lock. Nodes are immutable once published; a
 // writer builds replacements beside them and publishes each chunk with
-// atomic stores (IPv4: the slot4 seqlock below; IPv6: one atomic pointer
+// atomic stores (IPv4: the dir4 seqlock below; IPv6: one atomic pointer
 // per chunk, with path copying below it). Writers are serialized by the
 // owning Table's mutex, which also protects the short maps, coverLen, the
 // leaf cache, the slot versions and the builder scratch.
@@ -80,8 +80,9 @@ const (
 	maxKids = nhMask + 1
 )
 
-// slot4 is one entry of the IPv4 direct table: a 64-bit descriptor and
-// the chunk's node words, side by side so one cache line serves both.
+// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor and the
+// chunk's node words. The descriptors sit in their own array (512 KiB) so
+// the lookups they answer alone share as few cache lines as possible.
 //
 // The descriptor alone answers chunks with one next hop (kind leaf) or
 // with up to three ranges starting on /24 boundaries (kind inline3); for
@@ -98,11 +99,7 @@ const (
 // Versions count per chunk (vers, writer only) and are 32 bits wide: a
 // reader would have to stall across 2^31 republications of one chunk to be
 // fooled.
-type slot4 struct {
-	desc atomic.Uint64
-	ptr  atomic.Pointer[uint32]
-}
-
+//
 // Descriptor layout (uint64), by kind (bits 62..63):
 //
 //	leaf     bits 0..14: next hop (0: no route)
@@ -111,8 +108,9 @@ type slot4 struct {
 //	complex  bits 0..16: ranges; 17..18: format; 24..55: version
 //	busy     bits 24..55: version (odd); the writer is mid-publish
 type dir4 struct {
-	slots [1 << segBits]slot4
-	vers  [1 << segBits]uint32 // writer only
+	desc [1 << segBits]atomic.Uint64
+	ptr  [1 << segBits]atomic.Pointer[uint32]
+	vers [1 << segBits]uint32 // writer only
 }
 
 const (
@@ -491,7 +489,7 @@ func (t *lpm) view(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		if p := tab.slots[c].ptr.Load(); p != nil {
+		if p := tab.ptr[c].Load(); p != nil {
 			return chunkNode(p)
 		}
 		return nil
@@ -506,10 +504,10 @@ func (t *lpm) chunk(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		if p := tab.slots[c].ptr.Load(); p != nil {
+		if p := tab.ptr[c].Load(); p != nil {
 			return chunkNode(p)
 		}
-		if d := tab.slots[c].desc.Load(); d != 0 {
+		if d := tab.desc[c].Load(); d != 0 {
 			return t.leaf(uint16(d & nhMask))
 		}
 		return nil
@@ -536,23 +534,23 @@ func (t *lpm) publish(c uint32, n *node) {
 
 func (t *lpm) publish4(c uint32, n *node) {
 	tab := t.chunks4.Load()
-	sl := &tab.slots[c]
+	desc, ptr := &tab.desc[c], &tab.ptr[c]
 	if n == nil || n.w[1]>>nhBits == 0 {
 		// A leaf: the descriptor is the whole chunk.
 		var d uint64
 		if n != nil {
 			d = uint64(n.cover())
 		}
-		sl.desc.Store(d)
-		sl.ptr.Store(nil)
+		desc.Store(d)
+		ptr.Store(nil)
 		return
 	}
 	w0 := n.w[0]
 	cnt := w0 & countMask
 	if cnt <= 3 && w0&(directFlag|indexFlag) == 0 {
 		if d, ok := inline3(n); ok {
-			sl.ptr.Store(&n.w[0])
-			sl.desc.Store(d)
+			ptr.Store(&n.w[0])
+			desc.Store(d)
 			return
 		}
 	}
@@ -566,11 +564,11 @@ func (t *lpm) publish4(c uint32, n *node) {
 		f = fmtIndex
 	}
 	v := tab.vers[c] + 1
-	sl.desc.Store(uint64(kindBusy)<<kindShift | uint64(v&verMask)<<verShift)
-	sl.ptr.Store(&n.w[0])
+	desc.Store(uint64(kindBusy)<<kindShift | uint64(v&verMask)<<verShift)
+	ptr.Store(&n.w[0])
 	v++
 	tab.vers[c] = v
-	sl.desc.Store(kindComplexD | uint64(v&verMask)<<verShift | f<<fmtShift | uint64(cnt))
+	desc.Store(kindComplexD | uint64(v&verMask)<<verShift | f<<fmtShift | uint64(cnt))
 }
 
 // inline3 packs a node of up to three ranges starting on /8 steps of the

@@ -283,9 +283,9 @@ func (t *Table) lookup4(v uint32) *NextHop {
 	if tab == nil {
 		return nil
 	}
-	sl := &tab.slots[v>>16]
+	desc, ptr := &tab.desc[v>>16], &tab.ptr[v>>16]
 	for {
-		d := sl.desc.Load()
+		d := desc.Load()
 		var i uint32
 		switch d >> kindShift {
 		case kindLeaf:
@@ -300,8 +300,8 @@ func (t *Table) lookup4(v uint32) *NextHop {
 				i = uint32(d >> inlineV2 & nhMask)
 			}
 		case kindComplex:
-			p := sl.ptr.Load()
-			if sl.desc.Load() != d {
+			p := ptr.Load()
+			if desc.Load() != d {
 				continue
 			}
 			if d>>fmtShift&3 == fmtDirect {
@@ -317,7 +317,7 @@ func (t *Table) lookup4(v uint32) *NextHop {
 			return nil
 		}
 		nh := &(*t.nh.arr.Load())[i]
-		if sl.desc.Load() == d {
+		if desc.Load() == d {
 			return nh
 		}
 	}
