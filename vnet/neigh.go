@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/baretap/baretap/nic"
 )
 
 // NeighborConfig tunes neighbour resolution. Zero fields take FreeBSD's
@@ -133,14 +135,9 @@ type Neighbor struct {
 
 // Neighbors returns the neighbour cache of ifp (arp -a / ndp -a), nil if
 // ifp is not here.
-func (s *Stack) Neighbors(ifp interface{ Name() string }) []Neighbor {
+func (s *Stack) Neighbors(ifp *nic.Ifnet) []Neighbor {
 	s.mu.RLock()
-	var f *Iface
-	for k, v := range s.ifs {
-		if k.Name() == ifp.Name() {
-			f = v
-		}
-	}
+	f := s.ifs[ifp]
 	s.mu.RUnlock()
 	if f == nil {
 		return nil
@@ -159,7 +156,7 @@ func (s *Stack) Neighbors(ifp interface{ Name() string }) []Neighbor {
 // hold queue and a solicitation. fwd marks a forwarded packet (counted as
 // Forwarded when it leaves), in is its input interface.
 func (s *Stack) resolveAndSend(out *Iface, fib int, next netip.Addr, frame []byte, in *Iface) {
-	now := s.clock.UptimeFast()
+	now := s.clock.Uptime()
 	if mac, ok := out.neigh.lookup(next, now); ok {
 		s.sendFrame(out, frame, mac, in != nil)
 		return
@@ -246,7 +243,7 @@ func (s *Stack) sendFrame(out *Iface, frame []byte, dst [6]byte, fwd bool) {
 // and sends what was held for it. An entry is created only when create is
 // set (the packet was for us); otherwise only an existing one is updated.
 func (s *Stack) learn(f *Iface, a netip.Addr, mac [6]byte, create bool) {
-	now := s.clock.UptimeFast()
+	now := s.clock.Uptime()
 	c := &f.neigh
 	c.mu.Lock()
 	e := c.m[a]
@@ -278,7 +275,7 @@ func (s *Stack) Tick() {
 		ifs = append(ifs, f)
 	}
 	s.mu.RUnlock()
-	now := s.clock.UptimeFast()
+	now := s.clock.Uptime()
 	for _, f := range ifs {
 		var solicit []netip.Addr
 		var failed []heldPkt

@@ -122,6 +122,7 @@ type Stack struct {
 	name  string
 	id    int
 	clock bpf.Clock
+	owned *bpf.SystemClock // the clock newStack made, stopped by Destroy
 	bpf   *bpf.Stack
 	fibs  *route.FIBs
 	ncfg  NeighborConfig
@@ -148,8 +149,10 @@ func newStack(h *Host, name string, id int, o Options) (*Stack, error) {
 		set = *o.BPF
 	}
 	clock := o.Clock
+	var owned *bpf.SystemClock
 	if clock == nil {
-		clock = bpf.NewSystemClock(set.Hz)
+		owned = bpf.NewSystemClock(set.Hz)
+		clock = owned
 	}
 	bs, err := bpf.NewStack(set, clock)
 	if err != nil {
@@ -160,7 +163,7 @@ func newStack(h *Host, name string, id int, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("vnet: %s: %w", name, err)
 	}
 	s := &Stack{
-		host: h, name: name, id: id, clock: clock, bpf: bs,
+		host: h, name: name, id: id, clock: clock, owned: owned, bpf: bs,
 		fibs: route.NewFIBs(o.FIBs), ncfg: ncfg,
 		ifs: make(map[*nic.Ifnet]*Iface),
 	}
@@ -419,6 +422,10 @@ func (s *Stack) Destroy() error {
 	s.dead = true
 	s.publishLocked()
 	s.mu.Unlock()
+	if s.owned != nil {
+		// Its tick goroutine (started by a fast timestamp read) ends.
+		s.owned.Stop()
+	}
 	for i, v := range h.vnets {
 		if v == s {
 			h.vnets = append(h.vnets[:i:i], h.vnets[i+1:]...)
