@@ -507,3 +507,49 @@ func TestForwardWithConcurrentRouteUpdates(t *testing.T) {
 		t.Fatal("forwarding modified the sender's frame")
 	}
 }
+
+// TestPingRouter: echo requests to the router's addresses, on the near
+// and the far interface, are answered (checked by gopacket).
+func TestPingRouter(t *testing.T) {
+	tp := newTopo(t, NeighborConfig{})
+	for _, dst := range []string{"10.1.0.1", "10.2.0.1", "2001:db8:1::1", "2001:db8:2::1"} {
+		d := addr(dst)
+		var fr []byte
+		if d.Is4() {
+			i4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: ip(tp.a.ip4), DstIP: ip(d)}
+			fr = serialize(t, &layers.Ethernet{SrcMAC: tp.a.mac, DstMAC: tp.a.gatewayMAC(t, true), EthernetType: layers.EthernetTypeIPv4},
+				i4, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: 7, Seq: 9}, gopacket.Payload("ping"))
+		} else {
+			i6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: ip(tp.a.ip6), DstIP: ip(d)}
+			ic := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+			must(t, ic.SetNetworkLayerForChecksum(i6))
+			fr = serialize(t, &layers.Ethernet{SrcMAC: tp.a.mac, DstMAC: tp.a.gatewayMAC(t, false), EthernetType: layers.EthernetTypeIPv6},
+				i6, ic, &layers.ICMPv6Echo{Identifier: 7, SeqNumber: 9}, gopacket.Payload("ping"))
+		}
+		must(t, tp.a.ifp.Output(fr))
+		got := tp.a.received()
+		if len(got) != 1 {
+			t.Fatalf("ping %s: %d replies", dst, len(got))
+		}
+		p := decode(t, got[0])
+		checkL4Checksum(t, p)
+		if d.Is4() {
+			i4 := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+			checkIPv4Checksum(t, i4)
+			ic := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
+			if ic.TypeCode.Type() != layers.ICMPv4TypeEchoReply || ic.Id != 7 || ic.Seq != 9 || string(ic.Payload) != "ping" || i4.SrcIP.String() != dst {
+				t.Fatalf("ping %s: reply %v id %d seq %d from %v", dst, ic.TypeCode, ic.Id, ic.Seq, i4.SrcIP)
+			}
+		} else {
+			ic := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+			echo, _ := p.Layer(layers.LayerTypeICMPv6Echo).(*layers.ICMPv6Echo)
+			if ic.TypeCode.Type() != layers.ICMPv6TypeEchoReply || echo == nil || echo.Identifier != 7 || echo.SeqNumber != 9 ||
+				p.Layer(layers.LayerTypeIPv6).(*layers.IPv6).SrcIP.String() != dst {
+				t.Fatalf("ping %s: reply %v %+v", dst, ic.TypeCode, echo)
+			}
+		}
+	}
+	if st := tp.r.Stats(); st.Delivered != 4 || st.Forwarded != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

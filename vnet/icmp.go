@@ -121,3 +121,54 @@ func (s *Stack) output(fib int, fr []byte, dst netip.Addr) {
 	}
 	s.resolveAndSend(out, fib, next, fr, nil)
 }
+
+// echo4 answers an ICMP echo request to one of the vnet's addresses
+// (icmp_input's ICMP_ECHO case, icmp_reflect), so the router can be
+// pinged; other locally addressed packets have no taker and are dropped.
+func (s *Stack) echo4(in *Iface, pkt []byte, hl int) {
+	if pkt[ip4OffProto] != protoICMP || len(pkt) < hl+icmpHdrLen || pkt[hl] != icmp4Echo || pkt[hl+1] != 0 ||
+		binary.BigEndian.Uint16(pkt[ip4OffFrag:])&(ip4FragOffMsk|0x2000) != 0 || checksum(pkt[hl:]) != 0 {
+		return
+	}
+	src := addr4(pkt[ip4OffSrc:])
+	if src.IsUnspecified() || src.IsMulticast() || isBroadcast4(src) || s.isBcast(src) {
+		return
+	}
+	body := pkt[hl:]
+	fr := make([]byte, ethHdrLen+ip4MinHdr+len(body))
+	binary.BigEndian.PutUint16(fr[ethOffType:], etherTypeIP)
+	ip := fr[ethHdrLen:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[ip4OffTotLen:], uint16(len(ip)))
+	ip[ip4OffTTL], ip[ip4OffProto] = ip4DefTTL, protoICMP
+	copy(ip[ip4OffSrc:], pkt[ip4OffDst:ip4OffDst+4])
+	copy(ip[ip4OffDst:], pkt[ip4OffSrc:ip4OffSrc+4])
+	binary.BigEndian.PutUint16(ip[ip4OffCsum:], checksum(ip[:ip4MinHdr]))
+	ic := ip[ip4MinHdr:]
+	copy(ic, body)
+	ic[0], ic[2], ic[3] = icmp4EchoReply, 0, 0
+	binary.BigEndian.PutUint16(ic[2:], checksum(ic))
+	s.output(int(in.fib.Load()), fr, src)
+}
+
+// echo6 answers an ICMPv6 echo request to one of the vnet's addresses
+// (RFC 4443 §4.2).
+func (s *Stack) echo6(in *Iface, pkt []byte) {
+	icmp := pkt[ip6HdrLen:]
+	if pkt[ip6OffNext] != protoICMPv6 || len(icmp) < icmpHdrLen || icmp[0] != icmp6EchoRequest || icmp[1] != 0 ||
+		csumFold(pseudo6(pkt[ip6OffSrc:ip6OffSrc+16], pkt[ip6OffDst:ip6OffDst+16], len(icmp), protoICMPv6)+csumAdd(0, icmp)) != 0 {
+		return
+	}
+	src, dst := addr16(pkt[ip6OffSrc:]), addr16(pkt[ip6OffDst:])
+	if src.IsUnspecified() || src.IsMulticast() {
+		return
+	}
+	fr := make([]byte, ethHdrLen+len(pkt))
+	binary.BigEndian.PutUint16(fr[ethOffType:], etherTypeIP6)
+	ip := fr[ethHdrLen:]
+	putIP6(ip, dst, src, protoICMPv6, ip6DefHlim, len(icmp))
+	copy(ip[ip6HdrLen:], icmp)
+	ip[ip6HdrLen] = icmp6EchoReply
+	finishICMP6(ip)
+	s.output(int(in.fib.Load()), fr, src)
+}

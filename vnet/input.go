@@ -57,8 +57,13 @@ func (s *Stack) ip4Input(f *Iface, frame []byte) {
 	}
 	pkt = pkt[:tot] // drop Ethernet padding
 	src, dst := addr4(pkt[ip4OffSrc:]), addr4(pkt[ip4OffDst:])
-	if dst.IsMulticast() || isBroadcast4(dst) || s.isLocal(dst) || s.isBcast(dst) {
+	if dst.IsMulticast() || isBroadcast4(dst) || s.isBcast(dst) {
 		s.stats.Delivered.Add(1)
+		return
+	}
+	if s.isLocal(dst) {
+		s.stats.Delivered.Add(1)
+		s.echo4(f, pkt, hl)
 		return
 	}
 	if !s.forwarding.Load() {
@@ -140,6 +145,9 @@ func (s *Stack) ip6Input(f *Iface, frame []byte) {
 			return
 		}
 		s.stats.Delivered.Add(1)
+		if !dst.IsMulticast() {
+			s.echo6(f, pkt)
+		}
 		return
 	}
 	if !s.forwarding.Load() {

@@ -94,6 +94,8 @@ const (
 	icmp6PacketTooBig   = 2
 	icmp6TimeExceeded   = 3
 	icmp6TimeExcHlim    = 0
+	icmp6EchoRequest    = 128
+	icmp6EchoReply      = 129
 	icmp6NS             = 135
 	icmp6NA             = 136
 	ndOptSrcLL          = 1 // ND_OPT_SOURCE_LINKADDR
