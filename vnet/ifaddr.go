@@ -105,7 +105,7 @@ func (s *Stack) AddAddr(ifp *nic.Ifnet, p netip.Prefix, dst netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	if o := (*s.local.Load())[a]; o != nil {
+	if o := (*s.local.Load())[a].ifa; o != nil {
 		return fmt.Errorf("vnet: %s: address %v already on %s: %w", s.name, a, o.ifp.Name(), syscall.EEXIST)
 	}
 	ifa := &IfAddr{prefix: p, dst: dst, ifp: ifp, fib: int(f.fib.Load())}
@@ -216,7 +216,7 @@ func (s *Stack) Addrs(ifp *nic.Ifnet) []netip.Prefix {
 func (s *Stack) IfaWithAddr(a netip.Addr) *IfAddr {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ifa := (*s.local.Load())[a]
+	ifa := (*s.local.Load())[a].ifa
 	if ifa == nil {
 		return nil
 	}
@@ -286,11 +286,11 @@ func (s *Stack) srcAddr(f *Iface, dst netip.Addr) (netip.Addr, bool) {
 
 // ownOn reports whether a is configured on f.
 func (s *Stack) ownOn(f *Iface, a netip.Addr) bool {
-	ifa := (*s.local.Load())[a]
+	ifa := (*s.local.Load())[a].ifa
 	return ifa != nil && ifa.ifp == f.ifp
 }
 
 // isLocal reports whether a is one of the vnet's addresses (lock-free).
 func (s *Stack) isLocal(a netip.Addr) bool {
-	return (*s.local.Load())[a] != nil
+	return (*s.local.Load())[a].ifa != nil
 }

@@ -57,11 +57,12 @@ func (s *Stack) ip4Input(f *Iface, frame []byte) {
 	}
 	pkt = pkt[:tot] // drop Ethernet padding
 	src, dst := addr4(pkt[ip4OffSrc:]), addr4(pkt[ip4OffDst:])
-	if dst.IsMulticast() || isBroadcast4(dst) || s.isBcast(dst) {
+	la := (*s.local.Load())[dst]
+	if dst.IsMulticast() || isBroadcast4(dst) || la.bcast && la.ifa == nil {
 		s.stats.Delivered.Add(1)
 		return
 	}
-	if s.isLocal(dst) {
+	if la.ifa != nil {
 		s.stats.Delivered.Add(1)
 		s.echo4(f, pkt, hl)
 		return
@@ -70,8 +71,10 @@ func (s *Stack) ip4Input(f *Iface, frame []byte) {
 		s.stats.NoForward.Add(1)
 		return
 	}
+	// ip_tryforward's list: no broadcast, multicast, loopback,
+	// link-local (169.254/16) or unspecified source or destination.
 	if src.IsMulticast() || isBroadcast4(src) || src.IsLoopback() || dst.IsLoopback() ||
-		dst.As4()[0] == 0 || s.isBcast(src) {
+		src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast() || src.As4()[0] == 0 || dst.As4()[0] == 0 {
 		s.stats.Martian.Add(1)
 		return
 	}
@@ -205,6 +208,5 @@ func (s *Stack) ip6Input(f *Iface, frame []byte) {
 // isBcast reports a directed broadcast address of one of the vnet's
 // networks (in_broadcast).
 func (s *Stack) isBcast(a netip.Addr) bool {
-	_, ok := (*s.bcast.Load())[a]
-	return ok
+	return (*s.local.Load())[a].bcast
 }

@@ -133,10 +133,12 @@ type Stack struct {
 	dead bool                  // protected by mu
 
 	// Snapshots for the packet path, replaced under mu.
-	byIndex atomic.Pointer[[]*Iface]                // index i at [i]; nil holes
-	local   atomic.Pointer[map[netip.Addr]*IfAddr]  // the vnet's own addresses
-	bcast   atomic.Pointer[map[netip.Addr]struct{}] // their directed broadcasts
-	rules   atomic.Pointer[[]Rule]                  // setfib rules
+	byIndex atomic.Pointer[[]*Iface] // index i at [i]; nil holes
+	// local maps the vnet's own addresses, and the directed broadcast
+	// addresses of its IPv4 networks, to what they are: one map, so the
+	// packet path classifies a destination with one lookup.
+	local atomic.Pointer[map[netip.Addr]localAddr]
+	rules atomic.Pointer[[]Rule] // setfib rules
 
 	forwarding atomic.Bool
 	bufs       sync.Pool // *frameBuf
@@ -442,20 +444,29 @@ func (s *Stack) publishLocked() {
 		n = max(n, f.ifp.Index())
 	}
 	idx := make([]*Iface, n+1)
-	local := make(map[netip.Addr]*IfAddr)
-	bcast := make(map[netip.Addr]struct{})
+	local := make(map[netip.Addr]localAddr)
 	for _, f := range s.ifs {
 		idx[f.ifp.Index()] = f
 		for _, a := range f.addrs {
-			local[a.Addr()] = a
 			if a.Addr().Is4() && !a.dst.IsValid() && a.prefix.Bits() < 31 {
-				bcast[lastAddr4(a.prefix)] = struct{}{}
+				b := lastAddr4(a.prefix)
+				e := local[b]
+				e.bcast = true
+				local[b] = e
 			}
+		}
+	}
+	// Unicast addresses last: an address that is also some network's
+	// broadcast address (a misconfiguration) counts as the address.
+	for _, f := range s.ifs {
+		for _, a := range f.addrs {
+			e := local[a.Addr()]
+			e.ifa = a
+			local[a.Addr()] = e
 		}
 	}
 	s.byIndex.Store(&idx)
 	s.local.Store(&local)
-	s.bcast.Store(&bcast)
 }
 
 // iface returns the vnet's interface with index i (lock-free), or nil.
@@ -527,6 +538,13 @@ func (s *Stack) IfFIB(ifp *nic.Ifnet) (int, error) {
 		return 0, err
 	}
 	return int(f.fib.Load()), nil
+}
+
+// localAddr is what the local map knows about an address: the vnet's
+// IfAddr for it, and whether it is a directed broadcast address.
+type localAddr struct {
+	ifa   *IfAddr
+	bcast bool
 }
 
 // lastAddr4 is the all-ones host address of an IPv4 network.
