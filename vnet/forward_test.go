@@ -356,7 +356,9 @@ func TestNeighborHoldAndTimeout(t *testing.T) {
 	// A resolved entry is used until Keep, then resolved again.
 	tp.clock.Advance(9 * time.Second)
 	tp.a.sendUDP4(t, addr("10.2.0.2"), 64, 1, 2, []byte("cached"))
+	tp.r.Tick()
 	tp.clock.Advance(2 * time.Second)
+	tp.r.Tick()
 	tp.a.sendUDP4(t, addr("10.2.0.2"), 64, 1, 2, []byte("expired"))
 	if len(tp.b.received()) != 2 || tp.b.arpRequests != 7 {
 		t.Fatalf("expiry: %d ARP requests, want 7", tp.b.arpRequests)

@@ -15,7 +15,7 @@ import (
 // ARP defaults, used here for NDP too.
 type NeighborConfig struct {
 	// Keep is how long a resolved entry is used before it is resolved
-	// again (net.link.ether.inet.max_age, 1200 s).
+	// again (net.link.ether.inet.max_age, 1200 s); Tick enforces it.
 	Keep time.Duration
 	// Retrans is the interval between solicitations of an unresolved
 	// neighbour (one ARP request per second; RetransTimer 1 s for ND).
@@ -114,10 +114,12 @@ func (c *neighCache) purge() {
 	c.mu.Unlock()
 }
 
-// lookup is the fast path: the link address of a if resolved and fresh.
-func (c *neighCache) lookup(a netip.Addr, now time.Duration) (mac [6]byte, ok bool) {
+// lookup is the fast path: the link address of a if resolved. It reads no
+// clock: Tick removes entries older than Keep, so an entry found here is
+// at most one Tick period past its expiry.
+func (c *neighCache) lookup(a netip.Addr) (mac [6]byte, ok bool) {
 	c.mu.RLock()
-	if e := c.m[a]; e != nil && e.state == neighReachable && now < e.until {
+	if e := c.m[a]; e != nil && e.state == neighReachable {
 		mac, ok = e.mac, true
 	}
 	c.mu.RUnlock()
@@ -156,12 +158,11 @@ func (s *Stack) Neighbors(ifp *nic.Ifnet) []Neighbor {
 // hold queue and a solicitation. fwd marks a forwarded packet (counted as
 // Forwarded when it leaves), in is its input interface.
 func (s *Stack) resolveAndSend(out *Iface, fib int, next netip.Addr, frame []byte, in *Iface) {
-	now := s.clock.Uptime()
-	if mac, ok := out.neigh.lookup(next, now); ok {
+	if mac, ok := out.neigh.lookup(next); ok {
 		s.sendFrame(out, frame, mac, in != nil)
 		return
 	}
-	s.resolveSlow(out, fib, next, frame, in, now)
+	s.resolveSlow(out, fib, next, frame, in, s.clock.Uptime())
 }
 
 func (s *Stack) resolveSlow(out *Iface, fib int, next netip.Addr, frame []byte, in *Iface, now time.Duration) {
