@@ -111,7 +111,7 @@ func (s *Stack) output(fib int, fr []byte, dst netip.Addr) {
 		return
 	}
 	out := s.iface(nh.IfIndex)
-	if out == nil {
+	if out == nil || out.gone.Load() {
 		s.stats.NoRoute.Add(1)
 		return
 	}

@@ -93,7 +93,7 @@ func (s *Stack) ip4Input(f *Iface, frame []byte) {
 		return
 	}
 	out := s.iface(nh.IfIndex)
-	if out == nil || !out.ifp.IsUp() {
+	if out == nil || out.gone.Load() || !out.ifp.IsUp() {
 		s.stats.NoRoute.Add(1)
 		s.icmp4Error(f, fib, pkt, icmp4Unreach, icmp4UnreachHost, 0)
 		return
@@ -178,7 +178,7 @@ func (s *Stack) ip6Input(f *Iface, frame []byte) {
 		return
 	}
 	out := s.iface(nh.IfIndex)
-	if out == nil || !out.ifp.IsUp() {
+	if out == nil || out.gone.Load() || !out.ifp.IsUp() {
 		s.stats.NoRoute.Add(1)
 		s.icmp6Error(f, fib, pkt, icmp6Unreach, icmp6UnreachAddr, 0)
 		return
