@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baretap/baretap/bpf"
 	"github.com/baretap/baretap/nic"
 	"github.com/baretap/baretap/route"
 )
@@ -268,3 +269,19 @@ func BenchmarkForwardV4FullTable(b *testing.B) { benchForward(b, false) }
 
 // BenchmarkForwardV6FullTable is the IPv6 counterpart.
 func BenchmarkForwardV6FullTable(b *testing.B) { benchForward(b, true) }
+
+// BenchmarkForwardV4FullTableTapped is BenchmarkForwardV4FullTable with a
+// bpf listener (accept-all filter, immediate mode, never read, so its
+// buffers fill and later packets count as drops) on both the input and the
+// output interface: the tap's cost on the forwarding path.
+func BenchmarkForwardV4FullTableTapped(b *testing.B) {
+	fb := newFwdBench(b, false)
+	for _, name := range []string{"in0", "out0"} {
+		d := fb.r.BPF().Open(bpf.OpenRead)
+		must(b, d.SetInterface(name))
+		must(b, d.SetImmediate(true))
+		must(b, d.SetFilter([]bpf.Insn{bpf.Stmt(bpf.BPF_RET|bpf.BPF_K, 0xffffffff)}))
+		defer d.Close()
+	}
+	benchForward(b, false)
+}
