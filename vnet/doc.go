@@ -44,6 +44,13 @@
 // resolved, forwarding allocates nothing: the frame is copied into a pooled
 // buffer (the input frame belongs to the driver) and rewritten there.
 //
+// Echo requests to the vnet's own addresses are answered; other locally
+// addressed packets are counted as delivered and dropped (there is no
+// socket layer). Not done: IPv4 fragmentation (a packet larger than the
+// outgoing MTU is dropped, with "fragmentation needed" if DF is set), ICMP
+// redirects, IPv4 option processing (options are forwarded untouched),
+// ICMP rate limiting, forwarding of multicast.
+//
 // Timers (neighbour retransmission and expiry) are driven by the vnet's
 // clock through Stack.Tick, which the owner calls periodically; the package
 // starts no goroutines.

@@ -130,8 +130,8 @@ func (c *neighCache) lookup(a netip.Addr) (mac [6]byte, ok bool) {
 type Neighbor struct {
 	Addr    netip.Addr
 	MAC     [6]byte
-	State   string // "incomplete", "reachable", "failed"
-	Expires time.Duration
+	State   string        // "incomplete", "reachable", "failed"
+	Expires time.Duration // clock uptime of the next state change
 	Held    int
 }
 
@@ -317,8 +317,8 @@ func (s *Stack) solicit(f *Iface, target netip.Addr) {
 	}
 	if target.Is4() {
 		fr := make([]byte, ethHdrLen+arpLen)
-		putARP(fr, f.mac, etherBroadcast, arpOpRequest, src, [6]byte{}, target)
-		s.sendCtl(f, fr, etherBroadcast, true)
+		putARP(fr, f.mac, etherBroadcast(), arpOpRequest, src, [6]byte{}, target)
+		s.sendCtl(f, fr, etherBroadcast(), true)
 		return
 	}
 	snm := solicitedNode(target)

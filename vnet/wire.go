@@ -114,7 +114,9 @@ const (
 	arpOpReply   = 2
 )
 
-var etherBroadcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+// etherBroadcast is the Ethernet broadcast address (a constant in effect:
+// the package keeps no mutable state).
+func etherBroadcast() [6]byte { return [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff} }
 
 // maxFrame is the largest frame the forwarder builds: an IPv4 packet of
 // the largest total length after the Ethernet header.
