@@ -6,7 +6,7 @@ package enet
 // from the instance base; bit numbers are positions. Notes marked "QEMU 7.2:" describe
 // hw/net/imx_fec.c as observed (../shared/facts/imx6ul.md §3).
 const (
-	ENETx_EIR = 0x004 // interrupt event, write 1 to clear
+	ENETx_EIR  = 0x004 // interrupt event, write 1 to clear
 	ENETx_EIMR = 0x008 // interrupt mask: 1 enables the event
 
 	EIR_BABR  = 30
