@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/baretap/baretap/board/imx6ul"
 	"github.com/baretap/baretap/kern"
@@ -30,10 +31,24 @@ func (kernDMA) Alloc(size, align int) (uint32, []byte, error) {
 }
 
 // uartWriter streams bytes on a UART, waiting while its FIFO is full.
+//
+// Every byte is a register write, so a capture export keeps the CPU busy for as long as it
+// has data. It pauses briefly after each chunk: a goroutine that never blocks leaves the Go
+// scheduler no reason to poll for the ENET interrupt fds until sysmon does (every 10 ms),
+// and the receive rings would fill behind it. Sleeping lets the ports' service goroutines
+// run first; the capture buffers absorb the difference.
 type uartWriter struct{ u *imx6ul.UART }
 
+const (
+	uartChunk = 512
+	uartPause = 20 * time.Microsecond
+)
+
 func (w uartWriter) Write(p []byte) (int, error) {
-	for _, b := range p {
+	for i, b := range p {
+		if i%uartChunk == uartChunk-1 {
+			time.Sleep(uartPause)
+		}
 		w.u.PutByte(b)
 	}
 	return len(p), nil

@@ -102,7 +102,7 @@ type Config struct {
 
 // Ring sizes and limits.
 const (
-	DefaultRxRing = 128
+	DefaultRxRing = 256
 	DefaultTxRing = 64
 	MaxRing       = 1024
 	// descAlign is the descriptor ring alignment: RDSR/TDSR ignore bits 2:0, and 64 bytes
