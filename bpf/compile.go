@@ -3,32 +3,43 @@ package bpf
 import (
 	"fmt"
 	"math"
+	"unsafe"
 )
 
-// maxOps is the longest program Compile accepts: jump targets are 16-bit so
-// that an op stays 16 bytes. It is far above any realistic net.bpf.maxinsns.
+// maxOps is the longest program Compile accepts: jump targets are 16-bit.
+// It is far above any realistic net.bpf.maxinsns.
 const maxOps = math.MaxUint16
+
+// maxCases bounds how many "jeq" tests one multi-way op evaluates. Every
+// case costs a compare and a conditional move whichever case matches, so a
+// long chain is better left to separate ops that stop at the first match.
+const maxCases = 6
 
 // The compiled form.
 //
 // Compile translates a validated program once into a flat array of ops that
 // Run walks with one dense switch (which the Go compiler turns into a jump
-// table). Compared with interpreting Insn directly, an op:
+// table). The cost that matters per packet is the number of dispatches (an
+// indirect jump whose target depends on packet data), so Compile folds as
+// many instructions as it can into each op:
 //
-//   - carries absolute jump targets, resolved once, so a branch is a load;
-//   - has a dense internal opcode, so dispatch never decodes code bits;
-//   - may fuse two instructions: a packet load (absolute or indexed) and the
-//     conditional jump on K that follows it become one op with a single
-//     bounds check. That pair ("ldh [12]; jeq #0x800") is most of what
-//     tcpdump emits, so typical filters run in about half the dispatches;
-//   - picks branch targets with a conditional move and checks for "ret #k"
-//     before dispatching, so a test whose branches both return ends the
-//     program without an indirect jump the packet data could mispredict.
-//
-// A pair is fused only when no jump lands on its second instruction, so
-// every path through the program sees the same sequence of effects. The
-// fused op still sets A to the loaded value, since later instructions
-// (reached through either branch) may test it again.
+//   - jump targets are absolute op indexes, resolved once;
+//   - a conditional jump on a constant absorbs the packet load before it
+//     and an "and #m" between them ("ldh [14]; and #0xfff; jeq #100"): one
+//     op, one bounds check. Such a group is formed only when no jump lands
+//     inside it, so every path sees the same sequence of effects, and the
+//     fused op still leaves A as the instructions would;
+//   - a "jeq" whose false branch leads to more "jeq" tests of the same A
+//     (tcpdump's "ldh [12]; jeq #0x800; ... jeq #0x86dd", or the three VLAN
+//     EtherTypes) becomes one multi-way op over a small case table. The
+//     later tests stay in the program as ops of their own only if some other
+//     path still reaches them;
+//   - jumps are threaded at compile time: a target that is an unconditional
+//     "ja", a test whose two branches agree, or (on the true branch of an
+//     equality, where A is known) a test whose outcome is therefore fixed,
+//     is replaced by where it leads. Ops no path reaches are dropped;
+//   - "ret #k" is recognised before dispatch, so a test whose branches lead
+//     to returns ends the program without an indirect jump.
 //
 // Absolute loads whose offset+size cannot fit in 32 bits can never succeed;
 // they compile to "return 0". That keeps every remaining bounds check a
@@ -56,10 +67,6 @@ const (
 	opStx
 
 	opJa
-	opJeqK
-	opJgtK
-	opJgeK
-	opJsetK
 	opJeqX
 	opJgtX
 	opJgeX
@@ -89,40 +96,75 @@ const (
 	opTax
 	opTxa
 
-	// Fused load + conditional jump on K: A = load(k); branch on A ? v.
-	opLdWJeq
-	opLdWJgt
-	opLdWJge
-	opLdWJset
-	opLdHJeq
-	opLdHJgt
-	opLdHJge
-	opLdHJset
-	opLdBJeq
-	opLdBJgt
-	opLdBJge
-	opLdBJset
-	opLdIndWJeq
-	opLdIndWJgt
-	opLdIndWJge
-	opLdIndWJset
-	opLdIndHJeq
-	opLdIndHJgt
-	opLdIndHJge
-	opLdIndHJset
-	opLdIndBJeq
-	opLdIndBJgt
-	opLdIndBJge
-	opLdIndBJset
+	// Tests on a constant, each preceded by an optional load (none for
+	// A, then absolute and indexed loads of each size) and "and #m":
+	// A = load(k) & m, then branch on A ? v (Eq, Gt, Ge, Set) or pick
+	// among cases (Cases). A test with no load and no mask has m = ^0.
+	// The order within a group of five is the one condOf and fused use.
+	opAEq
+	opAGt
+	opAGe
+	opASet
+	opACases
+	opWEq
+	opWGt
+	opWGe
+	opWSet
+	opWCases
+	opHEq
+	opHGt
+	opHGe
+	opHSet
+	opHCases
+	opBEq
+	opBGt
+	opBGe
+	opBSet
+	opBCases
+	opIndWEq
+	opIndWGt
+	opIndWGe
+	opIndWSet
+	opIndWCases
+	opIndHEq
+	opIndHGt
+	opIndHGe
+	opIndHSet
+	opIndHCases
+	opIndBEq
+	opIndBGt
+	opIndBGe
+	opIndBSet
+	opIndBCases
 )
 
-// op is one compiled step: 16 bytes, so a program of a few dozen steps
-// sits in a handful of cache lines.
+// Conditions of the fused tests, in the order of their opcodes.
+const (
+	condEq = iota
+	condGt
+	condGe
+	condSet
+	condCases
+	numConds
+)
+
+// op is one compiled step.
 type op struct {
-	code   opcode
-	jt, jf uint16 // absolute op indexes for jumps (opJa uses jt)
-	k      uint32 // operand, or load offset for fused ops
-	v      uint32 // comparison constant of fused ops
+	code opcode
+	// Absolute op indexes for jumps (opJa uses jt). Cases ops keep
+	// their default target in jt and their number of cases in jf.
+	jt, jf uint16
+	k      uint32 // operand, or load offset of a fused test
+	v      uint32 // constant of a fused test
+	m      uint32 // mask of a fused test
+}
+
+// caseEntry is one "jeq #v" of a multi-way op and where it leads. In the
+// compiled program each is an op slot right after its cases op (v in v, t in
+// jt), never dispatched: the cases op always jumps past them.
+type caseEntry struct {
+	v uint32
+	t uint16
 }
 
 // Program is a validated, compiled filter. It is immutable after Compile and
@@ -130,10 +172,13 @@ type op struct {
 // state in locals.
 type Program struct {
 	insns []Insn // the source program, as validated
-	ops   []op
+	// ops never ends a path without a return, and every jump target is
+	// an index into it (see Run).
+	ops []op
 }
 
-// simple maps each legal opcode that compiles to exactly one op.
+// simple maps each legal opcode that compiles to one op of its own when it
+// is not fused (the jumps on K always become fused tests).
 var simple = map[uint16]opcode{
 	BPF_RET | BPF_K:            opRetK,
 	BPF_RET | BPF_A:            opRetA,
@@ -153,10 +198,6 @@ var simple = map[uint16]opcode{
 	BPF_ST:                     opSt,
 	BPF_STX:                    opStx,
 	BPF_JMP | BPF_JA:           opJa,
-	BPF_JMP | BPF_JEQ | BPF_K:  opJeqK,
-	BPF_JMP | BPF_JGT | BPF_K:  opJgtK,
-	BPF_JMP | BPF_JGE | BPF_K:  opJgeK,
-	BPF_JMP | BPF_JSET | BPF_K: opJsetK,
 	BPF_JMP | BPF_JEQ | BPF_X:  opJeqX,
 	BPF_JMP | BPF_JGT | BPF_X:  opJgtX,
 	BPF_JMP | BPF_JGE | BPF_X:  opJgeX,
@@ -186,22 +227,23 @@ var simple = map[uint16]opcode{
 	BPF_MISC | BPF_TXA:         opTxa,
 }
 
-// fusedBase gives the first fused opcode for a load; the jump's condition
-// (JEQ, JGT, JGE, JSET in that order) is added to it.
+// fusedBase gives the first opcode of the group of fused tests for each
+// load; opAEq is the group with no load.
 var fusedBase = map[uint16]opcode{
-	BPF_LD | BPF_W | BPF_ABS: opLdWJeq,
-	BPF_LD | BPF_H | BPF_ABS: opLdHJeq,
-	BPF_LD | BPF_B | BPF_ABS: opLdBJeq,
-	BPF_LD | BPF_W | BPF_IND: opLdIndWJeq,
-	BPF_LD | BPF_H | BPF_IND: opLdIndHJeq,
-	BPF_LD | BPF_B | BPF_IND: opLdIndBJeq,
+	BPF_LD | BPF_W | BPF_ABS: opWEq,
+	BPF_LD | BPF_H | BPF_ABS: opHEq,
+	BPF_LD | BPF_B | BPF_ABS: opBEq,
+	BPF_LD | BPF_W | BPF_IND: opIndWEq,
+	BPF_LD | BPF_H | BPF_IND: opIndHEq,
+	BPF_LD | BPF_B | BPF_IND: opIndBEq,
 }
 
-var condIndex = map[uint16]opcode{
-	BPF_JMP | BPF_JEQ | BPF_K:  0,
-	BPF_JMP | BPF_JGT | BPF_K:  1,
-	BPF_JMP | BPF_JGE | BPF_K:  2,
-	BPF_JMP | BPF_JSET | BPF_K: 3,
+// condOf gives the condition of each conditional jump on K.
+var condOf = map[uint16]opcode{
+	BPF_JMP | BPF_JEQ | BPF_K:  condEq,
+	BPF_JMP | BPF_JGT | BPF_K:  condGt,
+	BPF_JMP | BPF_JGE | BPF_K:  condGe,
+	BPF_JMP | BPF_JSET | BPF_K: condSet,
 }
 
 // loadSize is the width in bytes of each absolute load.
@@ -209,6 +251,20 @@ var loadSize = map[uint16]uint32{
 	BPF_LD | BPF_W | BPF_ABS: 4,
 	BPF_LD | BPF_H | BPF_ABS: 2,
 	BPF_LD | BPF_B | BPF_ABS: 1,
+}
+
+// node is the op built for one instruction, with its targets still
+// instruction indexes.
+type node struct {
+	o     op
+	jumps bool        // jt and jf (or jt alone for opJa) are targets
+	cases []caseEntry // targets of a cases op
+}
+
+// compiler holds the state of one Compile call.
+type compiler struct {
+	prog   []Insn
+	target []bool // some jump of the source lands on this instruction
 }
 
 // Compile validates prog with Validate(prog, maxInsns) and translates it into
@@ -226,66 +282,232 @@ func Compile(prog []Insn, maxInsns int) (*Program, error) {
 	if n > maxOps {
 		return nil, &invalidError{index: -1, why: fmt.Sprintf("program has %d instructions; the compiled form holds at most %d", n, maxOps)}
 	}
-	target := make([]bool, n)
+	c := &compiler{prog: p.insns, target: make([]bool, n)}
 	for i, ins := range prog {
 		if ins.Class() != BPF_JMP {
 			continue
 		}
 		if ins.Code == BPF_JMP|BPF_JA {
-			target[i+1+int(ins.K)] = true
+			c.target[i+1+int(ins.K)] = true
 		} else {
-			target[i+1+int(ins.Jt)] = true
-			target[i+1+int(ins.Jf)] = true
+			c.target[i+1+int(ins.Jt)] = true
+			c.target[i+1+int(ins.Jf)] = true
 		}
 	}
-	// newIndex[i] is the op that instruction i starts; fused second halves
-	// are never jump targets, so they need no entry.
-	newIndex := make([]int, n)
-	ops := make([]op, 0, n)
-	for i := 0; i < n; i++ {
-		ins := prog[i]
-		newIndex[i] = len(ops)
-		if size, ok := loadSize[ins.Code]; ok && ins.K > math.MaxUint32-size {
-			ops = append(ops, op{code: opRetK, k: 0}) // can never be in bounds
-			continue
+
+	// Build an op for every instruction some op can reach, from the
+	// entry point on; threading and multi-way ops leave some unreached.
+	nodes := make([]*node, n)
+	work := []int{0}
+	visit := func(t int) {
+		if nodes[t] == nil {
+			nodes[t] = &node{} // placeholder: queued
+			work = append(work, t)
 		}
-		if base, ok := fusedBase[ins.Code]; ok && i+1 < n && !target[i+1] {
-			next := prog[i+1]
-			if c, ok := condIndex[next.Code]; ok {
-				ops = append(ops, op{
-					code: base + c,
-					k:    ins.K,
-					v:    next.K,
-					jt:   uint16(i + 2 + int(next.Jt)), // old index, fixed below
-					jf:   uint16(i + 2 + int(next.Jf)),
-				})
-				i++
-				continue
+	}
+	nodes[0] = &node{}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		nd := c.build(i)
+		nodes[i] = nd
+		if nd.jumps {
+			visit(int(nd.o.jt))
+			if nd.o.code != opJa {
+				visit(int(nd.o.jf))
 			}
 		}
-		o := op{code: simple[ins.Code], k: ins.K}
+		for _, e := range nd.cases {
+			visit(int(e.t))
+		}
+		switch {
+		case nd.cases != nil:
+			visit(int(nd.o.jt)) // the default
+		case !nd.jumps && nd.o.code != opRetK && nd.o.code != opRetA:
+			// Run falls through to the next op: it must be the
+			// next instruction's.
+			visit(i + 1)
+		}
+	}
+
+	// Lay the reached ops out in source order and resolve targets.
+	index := make([]uint16, n)
+	slots := 0
+	for i, nd := range nodes {
+		if nd != nil {
+			index[i] = uint16(slots)
+			slots += 1 + len(nd.cases)
+		}
+	}
+	if slots > maxOps {
+		return nil, &invalidError{index: -1, why: fmt.Sprintf("program compiles to %d ops; the compiled form holds at most %d", slots, maxOps)}
+	}
+	p.ops = make([]op, slots)
+	for i, nd := range nodes {
+		if nd != nil {
+			p.ops[index[i]] = nd.o
+		}
+	}
+	for i, nd := range nodes {
+		if nd == nil {
+			continue
+		}
+		o := &p.ops[index[i]]
+		switch {
+		case nd.cases != nil:
+			o.jt = index[o.jt]
+			o.jf = uint16(len(nd.cases))
+			for j, e := range nd.cases {
+				p.ops[int(index[i])+1+j] = op{code: opRetK, v: e.v, jt: index[e.t]}
+			}
+		case nd.jumps:
+			o.jt = index[o.jt]
+			o.jf = index[o.jf]
+		}
+	}
+	return p, nil
+}
+
+// build compiles the instructions starting at i into one op.
+func (c *compiler) build(i int) *node {
+	prog := c.prog
+	n := len(prog)
+	ins := prog[i]
+	if size, ok := loadSize[ins.Code]; ok && ins.K > math.MaxUint32-size {
+		return &node{o: op{code: opRetK, k: 0}} // can never be in bounds
+	}
+	fusible := func(j int) bool { return j < n && !c.target[j] }
+	isAnd := func(j int) bool { return fusible(j) && prog[j].Code == BPF_ALU|BPF_AND|BPF_K }
+	isCond := func(j int) bool {
+		_, ok := condOf[prog[j].Code]
+		return ok
+	}
+	if base, ok := fusedBase[ins.Code]; ok {
+		switch {
+		case isAnd(i+1) && fusible(i+2) && isCond(i+2):
+			return c.test(base, ins.K, prog[i+1].K, i+2)
+		case fusible(i+1) && isCond(i+1):
+			return c.test(base, ins.K, math.MaxUint32, i+1)
+		}
+	}
+	if ins.Code == BPF_ALU|BPF_AND|BPF_K && fusible(i+1) && isCond(i+1) {
+		return c.test(opAEq, 0, ins.K, i+1)
+	}
+	if isCond(i) {
+		return c.test(opAEq, 0, math.MaxUint32, i)
+	}
+	nd := &node{o: op{code: simple[ins.Code], k: ins.K}}
+	switch {
+	case ins.Code == BPF_JMP|BPF_JA:
+		nd.jumps = true
+		nd.o.jt = uint16(c.thread(i + 1 + int(ins.K)))
+	case ins.Class() == BPF_JMP:
+		nd.jumps = true
+		nd.o.jt = uint16(c.thread(i + 1 + int(ins.Jt)))
+		nd.o.jf = uint16(c.thread(i + 1 + int(ins.Jf)))
+	}
+	return nd
+}
+
+// test builds the fused test whose jump is instruction j: A = load(k) & m
+// (base says which load, opAEq none), then the jump's condition. An
+// equality whose false branch meets more equality tests becomes a cases op.
+func (c *compiler) test(base opcode, k, m uint32, j int) *node {
+	jmp := c.prog[j]
+	cond := condOf[jmp.Code]
+	jt, jf := j+1+int(jmp.Jt), j+1+int(jmp.Jf)
+	nd := &node{o: op{k: k, m: m, v: jmp.K}, jumps: true}
+	if cond != condEq {
+		nd.o.code = base + cond
+		nd.o.jt, nd.o.jf = uint16(c.thread(jt)), uint16(c.thread(jf))
+		return nd
+	}
+	cases := []caseEntry{{v: jmp.K, t: uint16(c.known(jt, jmp.K))}}
+	def := jf
+chain:
+	for {
+		next := c.prog[def]
+		if next.Code != BPF_JMP|BPF_JEQ|BPF_K {
+			break
+		}
+		for _, e := range cases {
+			if e.v == next.K { // A == next.K was ruled out already
+				def += 1 + int(next.Jf)
+				continue chain
+			}
+		}
+		if len(cases) == maxCases {
+			break
+		}
+		cases = append(cases, caseEntry{v: next.K, t: uint16(c.known(def+1+int(next.Jt), next.K))})
+		def += 1 + int(next.Jf)
+	}
+	def = c.thread(def)
+	if len(cases) == 1 {
+		nd.o.code = base + condEq
+		nd.o.jt, nd.o.jf = cases[0].t, uint16(def)
+		return nd
+	}
+	nd.o.code = base + condCases
+	nd.o.jt = uint16(def)
+	nd.jumps = false
+	nd.cases = cases
+	return nd
+}
+
+// thread follows t through instructions that cannot change anything or
+// choose anything: "ja" and tests whose two branches agree.
+func (c *compiler) thread(t int) int {
+	for {
+		ins := c.prog[t]
 		switch {
 		case ins.Code == BPF_JMP|BPF_JA:
-			o.jt = uint16(i + 1 + int(ins.K))
-		case ins.Class() == BPF_JMP:
-			o.jt = uint16(i + 1 + int(ins.Jt))
-			o.jf = uint16(i + 1 + int(ins.Jf))
-		}
-		ops = append(ops, o)
-	}
-	for j := range ops {
-		o := &ops[j]
-		if o.code == opJa || (o.code >= opJeqK && o.code <= opJsetX) || o.code >= opLdWJeq {
-			o.jt = uint16(newIndex[o.jt])
-			o.jf = uint16(newIndex[o.jf])
+			t += 1 + int(ins.K)
+		case ins.Class() == BPF_JMP && ins.Jt == ins.Jf:
+			t += 1 + int(ins.Jt)
+		default:
+			return t
 		}
 	}
-	p.ops = ops
-	return p, nil
+}
+
+// known is thread for a target reached with A == a: tests of A against a
+// constant have a fixed outcome there and are followed too.
+func (c *compiler) known(t int, a uint32) int {
+	for {
+		t = c.thread(t)
+		ins := c.prog[t]
+		cond, ok := condOf[ins.Code]
+		if !ok {
+			return t
+		}
+		if test(cond, a, ins.K) {
+			t += 1 + int(ins.Jt)
+		} else {
+			t += 1 + int(ins.Jf)
+		}
+	}
 }
 
 // Insns returns a copy of the validated source program.
 func (p *Program) Insns() []Insn { return append([]Insn(nil), p.insns...) }
+
+// Packet loads read through a raw pointer: every one is preceded by its own
+// bounds check against buflen = len(pkt), which Go's checks would only
+// repeat (three times for a slice expression and a multi-byte read).
+func ld32(base unsafe.Pointer, off uint32) uint32 {
+	b := (*[4]byte)(unsafe.Add(base, off))
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func ld16(base unsafe.Pointer, off uint32) uint32 {
+	b := (*[2]byte)(unsafe.Add(base, off))
+	return uint32(b[0])<<8 | uint32(b[1])
+}
+
+func ld8(base unsafe.Pointer, off uint32) uint32 {
+	return uint32(*(*byte)(unsafe.Add(base, off)))
+}
 
 // Run returns the verdict Filter(p.Insns(), pkt, wirelen) returns, and
 // allocates nothing.
@@ -296,6 +518,12 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 	}
 	pkt = clampPacket(pkt)
 	buflen := uint32(len(pkt))
+	base := unsafe.Pointer(unsafe.SliceData(pkt))
+	// Ops are reached through a raw pointer too: Compile made every
+	// target an index into ops and every path end in a return, so a
+	// bounds check could never fail, and dropping it frees the registers
+	// that hold len(ops).
+	code := unsafe.Pointer(unsafe.SliceData(ops))
 	var (
 		a, x uint32
 		mem  [BPF_MEMWORDS]uint32
@@ -304,7 +532,7 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 	// Validation guarantees every path ends in a return and every jump
 	// target is in range, so the loop has no exit condition of its own.
 	for {
-		o := &ops[pc]
+		o := (*op)(unsafe.Add(code, uintptr(pc)*unsafe.Sizeof(op{})))
 		// Tested before the switch: when both branches of the previous
 		// test lead to a return, this branch goes the same way whatever
 		// the packet, and the verdict is picked without a mispredicted
@@ -321,35 +549,35 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 			if o.k+4 > buflen {
 				return 0
 			}
-			a = be32(pkt[o.k:])
+			a = ld32(base, o.k)
 		case opLdH:
 			if o.k+2 > buflen {
 				return 0
 			}
-			a = be16(pkt[o.k:])
+			a = ld16(base, o.k)
 		case opLdB:
 			if o.k >= buflen {
 				return 0
 			}
-			a = uint32(pkt[o.k])
+			a = ld8(base, o.k)
 		case opLdIndW:
 			off, ok := indexed(o.k, x, 4, buflen)
 			if !ok {
 				return 0
 			}
-			a = be32(pkt[off:])
+			a = ld32(base, off)
 		case opLdIndH:
 			off, ok := indexed(o.k, x, 2, buflen)
 			if !ok {
 				return 0
 			}
-			a = be16(pkt[off:])
+			a = ld16(base, off)
 		case opLdIndB:
 			off, ok := indexed(o.k, x, 1, buflen)
 			if !ok {
 				return 0
 			}
-			a = uint32(pkt[off])
+			a = ld8(base, off)
 		case opLdLen:
 			a = wirelen
 		case opLdxLen:
@@ -358,7 +586,7 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 			if o.k >= buflen {
 				return 0
 			}
-			x = uint32(pkt[o.k]&0xf) << 2
+			x = (ld8(base, o.k) & 0xf) << 2
 		case opLdImm:
 			a = o.k
 		case opLdxImm:
@@ -374,14 +602,6 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 
 		case opJa:
 			pc = int(o.jt)
-		case opJeqK:
-			pc = pick(a == o.k, o)
-		case opJgtK:
-			pc = pick(a > o.k, o)
-		case opJgeK:
-			pc = pick(a >= o.k, o)
-		case opJsetK:
-			pc = pick(a&o.k != 0, o)
 		case opJeqX:
 			pc = pick(a == x, o)
 		case opJgtX:
@@ -444,59 +664,149 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 		case opTxa:
 			a = x
 
-		case opLdWJeq, opLdWJgt, opLdWJge, opLdWJset:
+		case opAEq:
+			a &= o.m
+			pc = pick(a == o.v, o)
+		case opAGt, opAGe, opASet:
+			a &= o.m
+			pc = pick(test(o.code-opAEq, a, o.v), o)
+		case opACases:
+			a &= o.m
+			pc = sel(a, o)
+
+		case opWEq:
 			if o.k+4 > buflen {
 				return 0
 			}
-			a = be32(pkt[o.k:])
-			pc = pick(test(o.code-opLdWJeq, a, o.v), o)
-		case opLdHJeq:
+			a = ld32(base, o.k) & o.m
+			pc = pick(a == o.v, o)
+		case opWGt, opWGe, opWSet:
+			if o.k+4 > buflen {
+				return 0
+			}
+			a = ld32(base, o.k) & o.m
+			pc = pick(test(o.code-opWEq, a, o.v), o)
+		case opWCases:
+			if o.k+4 > buflen {
+				return 0
+			}
+			a = ld32(base, o.k) & o.m
+			pc = sel(a, o)
+		case opHEq:
 			if o.k+2 > buflen {
 				return 0
 			}
-			a = be16(pkt[o.k:])
+			a = ld16(base, o.k) & o.m
 			pc = pick(a == o.v, o)
-		case opLdHJgt, opLdHJge, opLdHJset:
+		case opHGt, opHGe, opHSet:
 			if o.k+2 > buflen {
 				return 0
 			}
-			a = be16(pkt[o.k:])
-			pc = pick(test(o.code-opLdHJeq, a, o.v), o)
-		case opLdBJeq:
+			a = ld16(base, o.k) & o.m
+			pc = pick(test(o.code-opHEq, a, o.v), o)
+		case opHCases:
+			if o.k+2 > buflen {
+				return 0
+			}
+			a = ld16(base, o.k) & o.m
+			pc = sel(a, o)
+		case opBEq:
 			if o.k >= buflen {
 				return 0
 			}
-			a = uint32(pkt[o.k])
+			a = ld8(base, o.k) & o.m
 			pc = pick(a == o.v, o)
-		case opLdBJgt, opLdBJge, opLdBJset:
+		case opBGt, opBGe, opBSet:
 			if o.k >= buflen {
 				return 0
 			}
-			a = uint32(pkt[o.k])
-			pc = pick(test(o.code-opLdBJeq, a, o.v), o)
-		case opLdIndWJeq, opLdIndWJgt, opLdIndWJge, opLdIndWJset:
+			a = ld8(base, o.k) & o.m
+			pc = pick(test(o.code-opBEq, a, o.v), o)
+		case opBCases:
+			if o.k >= buflen {
+				return 0
+			}
+			a = ld8(base, o.k) & o.m
+			pc = sel(a, o)
+		case opIndWEq:
 			off, ok := indexed(o.k, x, 4, buflen)
 			if !ok {
 				return 0
 			}
-			a = be32(pkt[off:])
-			pc = pick(test(o.code-opLdIndWJeq, a, o.v), o)
-		case opLdIndHJeq, opLdIndHJgt, opLdIndHJge, opLdIndHJset:
+			a = ld32(base, off) & o.m
+			pc = pick(a == o.v, o)
+		case opIndWGt, opIndWGe, opIndWSet:
+			off, ok := indexed(o.k, x, 4, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld32(base, off) & o.m
+			pc = pick(test(o.code-opIndWEq, a, o.v), o)
+		case opIndWCases:
+			off, ok := indexed(o.k, x, 4, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld32(base, off) & o.m
+			pc = sel(a, o)
+		case opIndHEq:
 			off, ok := indexed(o.k, x, 2, buflen)
 			if !ok {
 				return 0
 			}
-			a = be16(pkt[off:])
-			pc = pick(test(o.code-opLdIndHJeq, a, o.v), o)
-		case opLdIndBJeq, opLdIndBJgt, opLdIndBJge, opLdIndBJset:
+			a = ld16(base, off) & o.m
+			pc = pick(a == o.v, o)
+		case opIndHGt, opIndHGe, opIndHSet:
+			off, ok := indexed(o.k, x, 2, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld16(base, off) & o.m
+			pc = pick(test(o.code-opIndHEq, a, o.v), o)
+		case opIndHCases:
+			off, ok := indexed(o.k, x, 2, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld16(base, off) & o.m
+			pc = sel(a, o)
+		case opIndBEq:
 			off, ok := indexed(o.k, x, 1, buflen)
 			if !ok {
 				return 0
 			}
-			a = uint32(pkt[off])
-			pc = pick(test(o.code-opLdIndBJeq, a, o.v), o)
+			a = ld8(base, off) & o.m
+			pc = pick(a == o.v, o)
+		case opIndBGt, opIndBGe, opIndBSet:
+			off, ok := indexed(o.k, x, 1, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld8(base, off) & o.m
+			pc = pick(test(o.code-opIndBEq, a, o.v), o)
+		case opIndBCases:
+			off, ok := indexed(o.k, x, 1, buflen)
+			if !ok {
+				return 0
+			}
+			a = ld8(base, off) & o.m
+			pc = sel(a, o)
 		}
 	}
+}
+
+// sel returns the target of a cases op: the case equal to a, or the
+// default. Case values are distinct, so at most one matches, and every case
+// is compared with a conditional move: which case matches is packet data.
+func sel(a uint32, o *op) int {
+	t := o.jt
+	for i := uintptr(1); i <= uintptr(o.jf); i++ {
+		e := (*op)(unsafe.Add(unsafe.Pointer(o), i*unsafe.Sizeof(op{})))
+		if a == e.v {
+			t = e.jt
+		}
+	}
+	return int(t)
 }
 
 // indexed computes the offset of an X+k load of size bytes and whether it
@@ -509,15 +819,15 @@ func indexed(k, x, size, buflen uint32) (uint32, bool) {
 	return off, true
 }
 
-// pick returns the jump target for a branch outcome. It is written as a
-// select so that the compiler emits a conditional move: the outcome of a
-// packet test is data the branch predictor cannot learn.
+// pick returns the jump target for a branch outcome. It is a plain branch:
+// a conditional move would make the next op's address wait for the packet
+// byte, serialising the loop, while a branch lets the CPU run ahead on its
+// prediction (and real traffic is skewed enough to predict well).
 func pick(cond bool, o *op) int {
-	t, f := int(o.jt), int(o.jf)
 	if cond {
-		f = t
+		return int(o.jt)
 	}
-	return f
+	return int(o.jf)
 }
 
 // test evaluates the condition of a fused op: 0 JEQ, 1 JGT, 2 JGE, 3 JSET.
