@@ -69,7 +69,8 @@
 //     bounds check, unless a jump lands inside the group;
 //   - a chain of "jeq" tests on the same A along their false branches (the
 //     EtherType dispatch "jeq #0x800 ... jeq #0x86dd", the three VLAN
-//     EtherTypes) becomes one multi-way op comparing up to six cases;
+//     EtherTypes) becomes one multi-way op comparing up to six cases, with
+//     a branch per case but no dispatch;
 //   - jumps are threaded at compile time through "ja", tests whose two
 //     branches agree and tests whose outcome the path already fixes (the
 //     true branch of "jeq #v" knows A == v); unreachable ops are dropped;
