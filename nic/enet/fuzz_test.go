@@ -23,13 +23,13 @@ func FuzzReceiveDescriptors(f *testing.F) {
 		return b
 	}
 	const l = 1 << (16 + enet.BD_RX_L)
-	f.Add(le(l | 64))                                           // one good frame
-	f.Add(le(l | 3))                                            // shorter than the FCS
-	f.Add(le(l | 0xffff))                                       // longer than a buffer
-	f.Add(le(1536, 1536, l|(1<<(16+enet.BD_RX_LG))|100))        // an oversize frame in three pieces
-	f.Add(le(l|(1<<(16+enet.BD_RX_CR))|64, l|64))               // a CRC error, then a good frame
-	f.Add(le(l|(1<<(16+enet.BD_RX_OV))|(1<<(16+enet.BD_RX_TR)))) // overrun
-	f.Add(le(1536, 1536, 1536, 1536, 1536, 1536, 1536, 1536))   // pieces with no end
+	f.Add(le(l | 64))                                                        // one good frame
+	f.Add(le(l | 3))                                                         // shorter than the FCS
+	f.Add(le(l | 0xffff))                                                    // longer than a buffer
+	f.Add(le(1536, 1536, l|(1<<(16+enet.BD_RX_LG))|100))                     // an oversize frame in three pieces
+	f.Add(le(l|(1<<(16+enet.BD_RX_CR))|64, l|64))                            // a CRC error, then a good frame
+	f.Add(le(l | (1 << (16 + enet.BD_RX_OV)) | (1 << (16 + enet.BD_RX_TR)))) // overrun
+	f.Add(le(1536, 1536, 1536, 1536, 1536, 1536, 1536, 1536))                // pieces with no end
 	f.Fuzz(func(t *testing.T, words []byte) {
 		const ringN = 8
 		r := newRig(t, ring(ringN, 2))
