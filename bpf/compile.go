@@ -152,8 +152,11 @@ const (
 type op struct {
 	code opcode
 	// Absolute op indexes for jumps (opJa uses jt). Cases ops keep
-	// their default target in jt and their number of cases in jf.
+	// their default target in jt, their first case in v and t0 (which
+	// fills what would be padding) and the number of further cases,
+	// held in the op slots that follow, in jf.
 	jt, jf uint16
+	t0     uint16
 	k      uint32 // operand, or load offset of a fused test
 	v      uint32 // constant of a fused test
 	m      uint32 // mask of a fused test
@@ -322,7 +325,7 @@ func Compile(prog []Insn, maxInsns int) (*Program, error) {
 		}
 		switch {
 		case nd.cases != nil:
-			visit(int(nd.o.jt)) // the default
+			visit(int(nd.o.jt)) // the default (the cases are above)
 		case !nd.jumps && nd.o.code != opRetK && nd.o.code != opRetA:
 			// Run falls through to the next op: it must be the
 			// next instruction's.
@@ -336,7 +339,7 @@ func Compile(prog []Insn, maxInsns int) (*Program, error) {
 	for i, nd := range nodes {
 		if nd != nil {
 			index[i] = uint16(slots)
-			slots += 1 + len(nd.cases)
+			slots += max(1, len(nd.cases))
 		}
 	}
 	if slots > maxOps {
@@ -356,8 +359,9 @@ func Compile(prog []Insn, maxInsns int) (*Program, error) {
 		switch {
 		case nd.cases != nil:
 			o.jt = index[o.jt]
-			o.jf = uint16(len(nd.cases))
-			for j, e := range nd.cases {
+			o.v, o.t0 = nd.cases[0].v, index[nd.cases[0].t]
+			o.jf = uint16(len(nd.cases) - 1)
+			for j, e := range nd.cases[1:] {
 				p.ops[int(index[i])+1+j] = op{code: opRetK, v: e.v, jt: index[e.t]}
 			}
 		case nd.jumps:
@@ -801,6 +805,9 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 // branches predict well, and a branch-free select of every case measured
 // more instructions per packet than it saved.
 func sel(a uint32, o *op) int {
+	if a == o.v {
+		return int(o.t0)
+	}
 	e := o
 	for n := o.jf; n > 0; n-- {
 		e = (*op)(unsafe.Add(unsafe.Pointer(e), unsafe.Sizeof(op{})))

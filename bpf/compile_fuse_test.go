@@ -133,8 +133,8 @@ func TestFuseCases(t *testing.T) {
 		Stmt(BPF_RET|BPF_K, 0),
 	)
 	c := mustAgree(t, vlan)
-	if got := opcodes(c); got[0] != opHCases || c.ops[0].jf != 3 || len(got) != 6 {
-		t.Errorf("ops %v, want a 3-case ldh then its cases and the two returns", got)
+	if got := opcodes(c); got[0] != opHCases || c.ops[0].v != 0x8100 || c.ops[0].jf != 2 || len(got) != 5 {
+		t.Errorf("ops %v, want a 3-case ldh, its two further cases and the two returns", got)
 	}
 	// Different targets per case, a repeated value (its test can never
 	// succeed) and a chain longer than maxCases, on A without a load.
@@ -151,7 +151,7 @@ func TestFuseCases(t *testing.T) {
 		p = append(p, Stmt(BPF_RET|BPF_K, uint32(i+1)))
 	}
 	c = mustAgree(t, p)
-	if c.ops[0].code != opBCases || int(c.ops[0].jf) != maxCases {
+	if c.ops[0].code != opBCases || int(c.ops[0].jf) != maxCases-1 {
 		t.Errorf("first op %+v, want %d cases", c.ops[0], maxCases)
 	}
 	// A jeq of the chain that another path reaches keeps an op of its own.
@@ -165,8 +165,9 @@ func TestFuseCases(t *testing.T) {
 		Stmt(BPF_RET|BPF_K, 0),
 	)
 	c = mustAgree(t, p)
-	// The cases op is followed by its two case slots.
-	want := []opcode{opHCases, opRetK, opRetK, opBGt, opAEq, opRetA, opRetK}
+	// The cases op holds its first case and is followed by a slot for
+	// the second.
+	want := []opcode{opHCases, opRetK, opBGt, opAEq, opRetA, opRetK}
 	if got := opcodes(c); !equalOpcodes(got, want) {
 		t.Errorf("ops %v, want %v", got, want)
 	}
