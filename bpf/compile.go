@@ -136,6 +136,11 @@ const (
 	opIndBGe
 	opIndBSet
 	opIndBCases
+	opLenEq // A = wirelen & m: "ld #pktlen; jgt #k" ("greater", "less")
+	opLenGt
+	opLenGe
+	opLenSet
+	opLenCases
 )
 
 // Conditions of the fused tests, in the order of their opcodes.
@@ -239,6 +244,7 @@ var fusedBase = map[uint16]opcode{
 	BPF_LD | BPF_W | BPF_IND: opIndWEq,
 	BPF_LD | BPF_H | BPF_IND: opIndHEq,
 	BPF_LD | BPF_B | BPF_IND: opIndBEq,
+	BPF_LD | BPF_W | BPF_LEN: opLenEq,
 }
 
 // condOf gives the condition of each conditional jump on K.
@@ -794,6 +800,15 @@ func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
 				return 0
 			}
 			a = ld8(base, off) & o.m
+			pc = sel(a, o)
+		case opLenEq:
+			a = wirelen & o.m
+			pc = pick(a == o.v, o)
+		case opLenGt, opLenGe, opLenSet:
+			a = wirelen & o.m
+			pc = pick(test(o.code-opLenEq, a, o.v), o)
+		case opLenCases:
+			a = wirelen & o.m
 			pc = sel(a, o)
 		}
 	}

@@ -72,7 +72,7 @@ func TestFuseLoadAndTest(t *testing.T) {
 	}
 	// The same group with each load size, indexed and not, and each
 	// condition: the out-of-bounds edge of every load is in fusePackets.
-	for _, ld := range []uint16{BPF_W | BPF_ABS, BPF_H | BPF_ABS, BPF_B | BPF_ABS, BPF_W | BPF_IND, BPF_H | BPF_IND, BPF_B | BPF_IND} {
+	for _, ld := range []uint16{BPF_W | BPF_ABS, BPF_H | BPF_ABS, BPF_B | BPF_ABS, BPF_W | BPF_IND, BPF_H | BPF_IND, BPF_B | BPF_IND, BPF_W | BPF_LEN} {
 		for _, j := range []uint16{BPF_JEQ, BPF_JGT, BPF_JGE, BPF_JSET} {
 			for _, k := range []uint32{0, 10, 59, 60, 61, 62, 63, 0xfffffffe} {
 				mustAgree(t, prog(
@@ -84,6 +84,26 @@ func TestFuseLoadAndTest(t *testing.T) {
 					Stmt(BPF_RET|BPF_K, 7),
 				))
 			}
+		}
+	}
+}
+
+func TestFuseLen(t *testing.T) {
+	// tcpdump's "greater 1000": ld #pktlen; jge #1000.
+	p := prog(
+		Stmt(BPF_LD|BPF_W|BPF_LEN, 0),
+		Jump(BPF_JMP|BPF_JGE|BPF_K, 1000, 0, 1),
+		Stmt(BPF_RET|BPF_K, 262144),
+		Stmt(BPF_RET|BPF_K, 0),
+	)
+	c := mustAgree(t, p)
+	want := []opcode{opLenGe, opRetK, opRetK}
+	if got := opcodes(c); !equalOpcodes(got, want) {
+		t.Errorf("ops %v, want %v", got, want)
+	}
+	for _, wire := range []uint32{0, 999, 1000, 1001} {
+		if got, want := c.Run(nil, wire), Filter(p, nil, wire); got != want {
+			t.Errorf("wire length %d: Run %d, Filter %d", wire, got, want)
 		}
 	}
 }
