@@ -24,14 +24,16 @@ const maxCases = 6
 // many instructions as it can into each op:
 //
 //   - jump targets are absolute op indexes, resolved once;
-//   - a conditional jump on a constant absorbs the packet load before it
-//     and an "and #m" between them ("ldh [14]; and #0xfff; jeq #100"): one
-//     op, one bounds check. Such a group is formed only when no jump lands
-//     inside it, so every path sees the same sequence of effects, and the
-//     fused op still leaves A as the instructions would;
+//   - a conditional jump on a constant absorbs the packet load (or
+//     "ld #pktlen") before it and an "and #m" between them ("ldh [14];
+//     and #0xfff; jeq #100"): one op, one bounds check. Such a group is
+//     formed only when no jump lands inside it, so every path sees the
+//     same sequence of effects, and the fused op still leaves A as the
+//     instructions would;
 //   - a "jeq" whose false branch leads to more "jeq" tests of the same A
 //     (tcpdump's "ldh [12]; jeq #0x800; ... jeq #0x86dd", or the three VLAN
-//     EtherTypes) becomes one multi-way op over a small case table. The
+//     EtherTypes) becomes one multi-way op whose first case is in the op
+//     and the others in the op slots after it. The
 //     later tests stay in the program as ops of their own only if some other
 //     path still reaches them;
 //   - jumps are threaded at compile time: a target that is an unconditional
