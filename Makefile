@@ -22,7 +22,7 @@ FW_QEMU_ARGS := -M mcimx6ul-evk -cpu cortex-a7 -m 512M -nographic -semihosting \
 	$(call FW_NETDEV,enet1,$(FW_ENET1_PORT),$(FW_ENET1_PEER)) \
 	$(call FW_NETDEV,enet2,$(FW_ENET2_PORT),$(FW_ENET2_PEER))
 # test-qemu's bound: the QEMU tests take about a minute; 5m is the hard stop.
-FW_TEST_TIMEOUT ?= 5m
+FW_TEST_TIMEOUT ?= 9m
 
 .PHONY: all deps test vet test-host test-qemu bench fuzz firmware qemu clean
 

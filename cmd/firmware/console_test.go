@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,8 +181,20 @@ func TestCommands(t *testing.T) {
 
 	t.Run("help", func(t *testing.T) {
 		got := term.run("help\r")
+		// Every registered command is listed, sorted by name; later
+		// issues register more, so the core set is checked separately.
+		var names []string
+		for name := range commands {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, core := range []string{"help", "kstat", "mem", "poweroff", "uptime", "version"} {
+			if commands[core].run == nil {
+				t.Errorf("core command %q is not registered", core)
+			}
+		}
 		var want strings.Builder
-		for _, name := range []string{"help", "kstat", "mem", "poweroff", "uptime", "version"} {
+		for _, name := range names {
 			cmd := commands[name]
 			fmt.Fprintf(&want, "  %-22s %s\n", synopsis(cmd), cmd.summary)
 		}

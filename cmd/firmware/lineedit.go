@@ -45,7 +45,7 @@ const (
 
 const (
 	// maxLineRunes bounds a command line; longer input rings the bell.
-	maxLineRunes = 256
+	maxLineRunes = 4096 // room for a corpus filter as --bytecode
 	// maxHistory is how many submitted lines the up arrow reaches.
 	maxHistory = 64
 	// maxCSIParams bounds the parameter bytes of an escape sequence, so a
