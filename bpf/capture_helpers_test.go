@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -204,30 +202,6 @@ func wantErrno(t testing.TB, err error, want syscall.Errno) {
 	if !errors.Is(err, want) {
 		t.Fatalf("got %v, want errno %v", err, want)
 	}
-}
-
-// benchDir returns ../shared/bench from the module root, or skips.
-func captureBenchDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the package; cannot locate ../shared/bench")
-		}
-		dir = parent
-	}
-	bench := filepath.Join(dir, "..", "shared", "bench")
-	if _, err := os.Stat(filepath.Join(bench, "traffic.pcap")); err != nil {
-		t.Skipf("shared corpora absent (%s): %v", bench, err)
-	}
-	return bench
 }
 
 func runtimeGosched() { runtime.Gosched() }

@@ -2,8 +2,6 @@ package bpf
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,55 +26,16 @@ type captureFilter struct {
 	bitmap  []byte
 }
 
+// loadCaptureCorpus views the corpus the filter-machine tests load (once per
+// test binary, see loadCorpus) with the fields the capture tests use.
 func loadCaptureCorpus(t testing.TB) *captureCorpus {
 	t.Helper()
-	dir := captureBenchDir(t)
-	var filters []struct {
-		Expr  string `json:"expr"`
-		Insns []struct {
-			Code uint16 `json:"code"`
-			Jt   uint8  `json:"jt"`
-			Jf   uint8  `json:"jf"`
-			K    uint32 `json:"k"`
-		} `json:"insns"`
+	c := loadCorpus(t)
+	cc := &captureCorpus{dir: c.Dir, frames: c.Frames}
+	for _, f := range c.Filters {
+		cc.filters = append(cc.filters, captureFilter{expr: f.Expr, insns: f.Insns, matches: f.Matches, bitmap: f.Bitmap})
 	}
-	var oracle struct {
-		Frames  int `json:"frames"`
-		Filters []struct {
-			Expr    string `json:"expr"`
-			Matches int    `json:"matches"`
-			Bitmap  string `json:"bitmap"`
-		} `json:"filters"`
-	}
-	for name, v := range map[string]any{"filters.json": &filters, "filters-oracle.json": &oracle} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Skipf("shared corpus incomplete: %v", err)
-		}
-		if err := json.Unmarshal(b, v); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	_, frames, err := pcap.ReadFile(filepath.Join(dir, "traffic.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(frames) != oracle.Frames || len(filters) != len(oracle.Filters) {
-		t.Fatal("corpus files disagree on frame or filter counts")
-	}
-	c := &captureCorpus{dir: dir, frames: frames}
-	for i, f := range filters {
-		bm, err := base64.StdEncoding.DecodeString(oracle.Filters[i].Bitmap)
-		if err != nil || oracle.Filters[i].Expr != f.Expr {
-			t.Fatalf("oracle entry %d (%s): %v", i, f.Expr, err)
-		}
-		cf := captureFilter{expr: f.Expr, matches: oracle.Filters[i].Matches, bitmap: bm}
-		for _, in := range f.Insns {
-			cf.insns = append(cf.insns, Insn{Code: in.Code, Jt: in.Jt, Jf: in.Jf, K: in.K})
-		}
-		c.filters = append(c.filters, cf)
-	}
-	return c
+	return cc
 }
 
 func (f *captureFilter) accepted(i int) bool { return f.bitmap[i/8]>>(i%8)&1 == 1 }
