@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/baretap/baretap/internal/benchdata"
+
 	xbpf "golang.org/x/net/bpf"
 
 	"github.com/baretap/baretap/pcap"
@@ -47,27 +49,11 @@ var (
 // benchDir returns ../shared/bench relative to the module root ("" and a
 // reason when absent).
 func benchDir() (string, string) {
-	dir, err := os.Getwd()
+	dir, err := benchdata.Locate("traffic.pcap", "filters.json", "filters-oracle.json")
 	if err != nil {
 		return "", err.Error()
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", "go.mod not found above the test directory"
-		}
-		dir = parent
-	}
-	bench := filepath.Join(dir, "..", "shared", "bench")
-	for _, f := range []string{"traffic.pcap", "filters.json", "filters-oracle.json"} {
-		if _, err := os.Stat(filepath.Join(bench, f)); err != nil {
-			return "", "shared corpus absent: these tests need ../shared/bench/" + f + " next to the repository (" + err.Error() + ")"
-		}
-	}
-	return bench, ""
+	return dir, ""
 }
 
 // loadCorpus reads the shared corpus once per test binary, or skips.

@@ -13,30 +13,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baretap/baretap/internal/benchdata"
 )
 
 // benchDir returns ../shared/bench relative to the module root, or skips.
 func benchDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory; cannot locate ../shared/bench")
-		}
-		dir = parent
-	}
-	bench := filepath.Join(dir, "..", "shared", "bench")
-	if _, err := os.Stat(filepath.Join(bench, "traffic.pcap")); err != nil {
-		t.Skipf("shared corpus absent (%v): these tests need ../shared/bench/traffic.pcap next to the repository", err)
-	}
-	return bench
+	return benchdata.Dir(t, "traffic.pcap")
 }
 
 type variant struct {

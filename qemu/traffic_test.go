@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baretap/baretap/internal/benchdata"
+
 	"github.com/baretap/baretap/nic/enet"
 	"github.com/baretap/baretap/pcap"
 )
@@ -24,15 +26,7 @@ import (
 // benchDir returns ../shared/bench from the module root, skipping the test when it is absent.
 func benchDir(tb testing.TB) string {
 	tb.Helper()
-	root, err := ModuleRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir := filepath.Join(root, "..", "shared", "bench")
-	if _, err := os.Stat(filepath.Join(dir, "traffic.pcap")); err != nil {
-		tb.Skipf("shared corpus not found (%v): these tests replay ../shared/bench/traffic.pcap", err)
-	}
-	return dir
+	return benchdata.Dir(tb, "traffic.pcap")
 }
 
 // corpus returns the frames of traffic.pcap in order.

@@ -9,30 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/baretap/baretap/internal/benchdata"
 )
 
 // benchDir finds ../shared/bench relative to the module root.
 func benchDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("shared corpora: go.mod not found above the package")
-		}
-		dir = parent
-	}
-	b := filepath.Join(dir, "..", "shared", "bench")
-	if _, err := os.Stat(filepath.Join(b, "prefixes-v4.txt.gz")); err != nil {
-		tb.Skipf("shared corpora absent (%s): skipping full-table test", b)
-	}
-	return b
+	return benchdata.Dir(tb, "prefixes-v4.txt.gz")
 }
 
 func readGzLines(tb testing.TB, path string, fn func(line string)) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baretap/baretap/internal/benchdata"
+
 	"github.com/baretap/baretap/bpf"
 	"github.com/baretap/baretap/nic"
 	"github.com/baretap/baretap/route"
@@ -21,25 +23,7 @@ import (
 // benchDir returns ../shared/bench relative to the module root, or skips.
 func benchDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("go.mod not found above the package directory; cannot locate ../shared/bench")
-		}
-		dir = parent
-	}
-	bd := filepath.Join(dir, "..", "shared", "bench")
-	if _, err := os.Stat(bd); err != nil {
-		tb.Skipf("shared corpora absent (%s): skipping full-table forwarding", bd)
-	}
-	return bd
+	return benchdata.Dir(tb, "prefixes-v4.txt.gz", "prefixes-v6.txt.gz")
 }
 
 func loadPrefixes(tb testing.TB, name string) []netip.Prefix {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baretap/baretap/internal/benchdata"
+
 	"github.com/baretap/baretap/pcap"
 )
 
@@ -172,25 +174,7 @@ func TestHelp(t *testing.T) {
 // benchDir returns ../shared/bench relative to the module root, or skips.
 func benchDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory; cannot locate ../shared/bench")
-		}
-		dir = parent
-	}
-	bench := filepath.Join(dir, "..", "shared", "bench")
-	if _, err := os.Stat(filepath.Join(bench, "traffic.pcap")); err != nil {
-		t.Skipf("shared corpus absent (%v): this test needs ../shared/bench next to the repository", err)
-	}
-	return bench
+	return benchdata.Dir(t, "traffic.pcap")
 }
 
 // TestCountsMatchTcpdump is acceptance point 2: for every corpus
