@@ -18,13 +18,21 @@ FW_ENET1_PEER ?= 5551
 FW_ENET2_PORT ?= 5552
 FW_ENET2_PEER ?= 5553
 FW_NETDEV = -netdev dgram,id=$(1),local.type=inet,local.host=127.0.0.1,local.port=$(2),remote.type=inet,remote.host=127.0.0.1,remote.port=$(3) -net nic,netdev=$(1)
-FW_QEMU_ARGS := -M mcimx6ul-evk -cpu cortex-a7 -m 512M -nographic -semihosting \
+# UART1 is the console (the monitor mux on stdio: Ctrl-A x quits); UART2 carries the pcap that
+# `capture start` streams, into FW_CAPTURE.
+FW_CAPTURE ?= $(BUILD)/capture.pcap
+FW_QEMU_ARGS = -M mcimx6ul-evk -cpu cortex-a7 -m 512M -nographic -semihosting \
+	-serial mon:stdio -serial file:$(FW_CAPTURE) \
 	$(call FW_NETDEV,enet1,$(FW_ENET1_PORT),$(FW_ENET1_PEER)) \
 	$(call FW_NETDEV,enet2,$(FW_ENET2_PORT),$(FW_ENET2_PEER))
+# `make qemu` replays this capture into ENET1, FW_REPLAY_PPS frames a second, looping, for as long
+# as QEMU runs (nothing is sent when the file is absent).
+FW_TRAFFIC ?= ../shared/bench/traffic.pcap
+FW_REPLAY_PPS ?= 100
 # test-qemu's bound: the QEMU tests take about a minute; 5m is the hard stop.
 FW_TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps test vet test-host test-qemu bench fuzz firmware qemu clean
+.PHONY: all deps test vet test-host test-qemu bench fuzz firmware tool qemu clean
 
 all: test
 
@@ -84,8 +92,17 @@ $(BUILD)/firmware.elf: FORCE
 
 FORCE:
 
-qemu: deps firmware
-	qemu-system-arm $(FW_QEMU_ARGS) -kernel $(BUILD)/firmware.elf
+# The host tool: `baretap filter` and `baretap replay`.
+tool: $(BUILD)/baretap
+
+$(BUILD)/baretap: FORCE
+	@mkdir -p $(BUILD)
+	$(GO) build -trimpath -o $@ ./cmd/baretap
+
+qemu: deps firmware tool
+	@if [ -f $(FW_TRAFFIC) ]; then echo "make qemu: replaying $(FW_TRAFFIC) into ENET1 (enet0) at $(FW_REPLAY_PPS) frames/s; captures go to $(FW_CAPTURE)"; \
+	else echo "make qemu: $(FW_TRAFFIC) not found, so no traffic is sent; captures go to $(FW_CAPTURE)"; fi
+	[ ! -f $(FW_TRAFFIC) ] || $(BUILD)/baretap replay -r $(FW_TRAFFIC) -to 127.0.0.1:$(FW_ENET1_PORT) -pps $(FW_REPLAY_PPS) -loop -wait 1s & replay=$$!; trap 'kill $$replay 2>/dev/null' EXIT; qemu-system-arm $(FW_QEMU_ARGS) -kernel $(BUILD)/firmware.elf
 
 clean:
 	rm -rf $(BUILD)

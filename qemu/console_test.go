@@ -2,8 +2,6 @@ package qemu
 
 import (
 	"fmt"
-	"net"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -324,58 +322,6 @@ func TestFirmwareImageSize(t *testing.T) {
 	t.Logf("build/firmware.elf: %d bytes (%.1f MiB), budget %d", img.Size, float64(img.Size)/(1<<20), budget)
 	if img.Size > budget {
 		t.Errorf("firmware image is %d bytes, over the %d-byte budget", img.Size, budget)
-	}
-}
-
-// TestMakeQemu boots the command line `make qemu` runs (from make -n, with
-// free ports), so the README's first command is tested too: the console
-// answers and both ENETs are attached to their UDP ports.
-func TestMakeQemu(t *testing.T) {
-	RequireQEMU(t)
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make is not installed")
-	}
-	root, err := ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports := make([]int, 4)
-	for i := range ports {
-		if ports[i], err = FreeUDPPort(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command("make", "-n", "qemu",
-		fmt.Sprintf("FW_ENET1_PORT=%d", ports[0]), fmt.Sprintf("FW_ENET1_PEER=%d", ports[1]),
-		fmt.Sprintf("FW_ENET2_PORT=%d", ports[2]), fmt.Sprintf("FW_ENET2_PEER=%d", ports[3]))
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("make -n qemu: %v", err)
-	}
-	var args []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 && f[0] == QEMU {
-			args = f[1:]
-		}
-	}
-	if args == nil {
-		t.Fatalf("make -n qemu runs no %s:\n%s", QEMU, out)
-	}
-	m := bootFirmware(t, Options{Args: args})
-	for _, p := range []int{ports[0], ports[2]} {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		if err == nil {
-			c.Close()
-			t.Errorf("UDP port %d is free: make qemu did not attach that ENET", p)
-		}
-	}
-	if got := command(t, m, "uptime"); !strings.HasPrefix(got, "up ") {
-		t.Errorf("uptime answered %q", got)
-	}
-	m.Send("poweroff")
-	if status, err := m.Wait(cmdTimeout); err != nil || status != 0 {
-		t.Fatalf("QEMU ended with %d, %v; want status 0", status, err)
 	}
 }
 

@@ -7,6 +7,7 @@
 // Commands:
 //
 //	filter   run a classic BPF program over a pcap file and count matches
+//	replay   send a pcap file's frames to a QEMU netdev, one per UDP datagram
 //
 // Run "baretap <command> -h" for a command's flags. Errors are reported on
 // one line prefixed "baretap: " with exit status 2.
@@ -27,6 +28,7 @@ type command struct {
 
 var commands = map[string]command{
 	"filter": {"run a classic BPF program over a pcap file and count matches", runFilter},
+	"replay": {"send a pcap file's frames to a QEMU netdev, one per UDP datagram", runReplay},
 }
 
 func main() {
