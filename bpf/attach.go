@@ -53,6 +53,7 @@ type TrackFunc func(ifp Interface, dlt uint32, attach bool)
 // settings and its clock. A vnet will own one; nothing is global.
 type Stack struct {
 	clock Clock
+	sys   *SystemClock // clock, when it is one: called without an interface
 
 	mu       sync.Mutex // BPF_LOCK; see locking.go
 	settings Settings
@@ -71,7 +72,8 @@ func NewStack(s Settings, clock Clock) (*Stack, error) {
 	if clock == nil {
 		clock = NewSystemClock(s.Hz)
 	}
-	return &Stack{clock: clock, settings: s}, nil
+	sys, _ := clock.(*SystemClock)
+	return &Stack{clock: clock, sys: sys, settings: s}, nil
 }
 
 // Settings returns the current settings.
@@ -134,17 +136,31 @@ type If struct {
 	hdrlen int // link header length
 	bhlen  int // bh_hdrlen of every record captured here
 
-	// npeers is len(dlist), published for the lock-free idle check.
-	npeers atomic.Int32
+	// taps is the reader list as taps walk it, nil when there is no
+	// reader: the idle check is this one load. Published by publish.
+	taps atomic.Pointer[[]listener]
 	// tsmode is the effective TSMode (never TSDefault), read per packet.
 	tsmode atomic.Int32
 
-	rw    sync.RWMutex // bif_lock; see locking.go
-	dlist []*Desc      // readers; protected by rw
-	wlist []*Desc      // writer-only descriptors; protected by rw
+	dlist []*Desc // readers; protected by stack.mu
+	wlist []*Desc // writer-only descriptors; protected by stack.mu
+	dying bool    // protected by stack.mu
+	tscfg TSMode  // own net.bpf.tscfg.<ifname> value; protected by stack.mu
+}
 
-	dying bool   // protected by stack.mu
-	tscfg TSMode // own net.bpf.tscfg.<ifname> value; protected by stack.mu
+// publish replaces the list taps walk with a snapshot of the readers'
+// current filter, direction and counting period. Every change to one of
+// them calls it. stack.mu held.
+func (b *If) publish() {
+	if len(b.dlist) == 0 {
+		b.taps.Store(nil)
+		return
+	}
+	ls := make([]listener, len(b.dlist))
+	for i, d := range b.dlist {
+		ls[i] = listener{d: d, prog: d.rprog, cnt: d.cnt, skip: skipOf(d.dir)}
+	}
+	b.taps.Store(&ls)
 }
 
 // Attach registers ifp with link type dlt and a link header of hdrlen
@@ -185,9 +201,7 @@ func (s *Stack) Detach(ifp Interface) int {
 		}
 		n++
 		b.dying = true
-		b.rw.RLock()
 		victims := append(append([]*Desc(nil), b.dlist...), b.wlist...)
-		b.rw.RUnlock()
 		for _, d := range victims {
 			d.detachLocked(true)
 		}
@@ -210,8 +224,13 @@ func (b *If) DLT() uint32 { return b.dlt }
 // Interface returns the attached interface.
 func (b *If) Interface() Interface { return b.ifp }
 
-// Readers returns the number of descriptors on the reader list.
-func (b *If) Readers() int { return int(b.npeers.Load()) }
+// Readers returns the number of descriptors on the reader list taps walk.
+func (b *If) Readers() int {
+	if ls := b.taps.Load(); ls != nil {
+		return len(*ls)
+	}
+	return 0
+}
 
 // s.mu held (or b not yet published).
 func (b *If) publishTSMode(def TSMode) {
@@ -279,15 +298,14 @@ func (s *Stack) ZeroCounters() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range s.ifs {
-		b.rw.Lock()
 		for _, d := range b.dlist {
 			d.mu.Lock()
-			d.nfilt.Store(0)
+			d.cnt = new(tapCounts)
 			d.fcount, d.dcount, d.ccount = 0, 0, 0
 			d.wcount, d.wfcount = 0, 0
 			d.mu.Unlock()
 		}
-		b.rw.Unlock()
+		b.publish()
 	}
 }
 

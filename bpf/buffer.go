@@ -14,8 +14,9 @@ import (
 // bpf.c does through its bpf_buf* switch functions.
 
 // catch stores one packet the read filter accepted with verdict snap
-// (catchpacket). d.mu held; called by taps under b.rw's read lock.
-func (d *Desc) catch(b *If, pkt []byte, wirelen, snap uint32, sc *stampCache) {
+// (catchpacket). d.mu held; called by taps once they checked that d is
+// still attached to b in the listener's counting period.
+func (d *Desc) catch(b *If, pkt []byte, wirelen, snap uint32, st *pktStamp) {
 	d.fcount++
 	// A consumer may have handed a zero-copy hold buffer back since the
 	// last packet; taking it back here costs no system call.
@@ -51,10 +52,16 @@ func (d *Desc) catch(b *If, pkt []byte, wirelen, snap uint32, sc *stampCache) {
 	}
 	var sec int64
 	var frac uint64
-	if d.tstamp&BPF_T_FORMAT_MASK != BPF_T_NONE {
-		sc.get(b)
-		if !sc.zero {
-			sec, frac = encodeStamp(d.tstamp, sc.up, b.stack.clock.BootTime())
+	if ts := d.tstamp; ts&BPF_T_FORMAT_MASK != BPF_T_NONE {
+		if !st.read {
+			st.get(b)
+		}
+		if !st.zero {
+			t := st.up
+			if ts&BPF_T_MONOTONIC == 0 {
+				t += b.stack.bootTime()
+			}
+			sec, frac = encodeStamp(ts, t)
 		}
 	}
 	mem := d.bufs[d.store].mem
@@ -85,8 +92,8 @@ func (d *Desc) reclaimHoldLocked() {
 
 // resetLocked is reset_d: free the hold buffer (in zero-copy mode only if
 // the consumer acknowledged it), empty the store buffer (only if still
-// ours), zero the counters. The caller holds the If write lock when
-// attached, so no tap is between two counter updates. d.mu held.
+// ours), zero the counters and start a new counting period, which the
+// caller publishes to the interface's taps. s.mu and d.mu held.
 func (d *Desc) resetLocked() {
 	for d.holdInUse {
 		d.holdCond.Wait()
@@ -97,7 +104,7 @@ func (d *Desc) resetLocked() {
 	if d.store >= 0 && d.canWriteStore() {
 		d.slen = 0
 	}
-	d.nfilt.Store(0)
+	d.cnt = new(tapCounts)
 	d.fcount, d.dcount, d.ccount = 0, 0, 0
 	d.wcount, d.wfcount, d.wdcount = 0, 0, 0
 }

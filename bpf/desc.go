@@ -3,7 +3,6 @@ package bpf
 import (
 	"math"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -80,21 +79,19 @@ type Desc struct {
 	s      *Stack
 	oflags OpenFlags
 
-	// Attachment; protected by s.mu, and bif also by d.mu (Read checks it).
+	// Attachment; protected by s.mu, and bif also by d.mu (Read and
+	// taps check it).
 	bif     *If
 	promisc bool
 	writer  int // bd_writer: writer-only upgrade countdown
 
-	// Read by taps under bif.rw's read lock; written under its write lock
-	// (or under s.mu alone while detached).
+	// The read side taps see through the interface's published list;
+	// protected by s.mu.
 	rprog *Program
 	dir   Direction
 
-	// Packets the read filter rejected: counted by taps under bif.rw's
-	// read lock only.
-	nfilt atomic.Uint64
-
 	mu       sync.Mutex // BPFD_LOCK; everything below
+	cnt      *tapCounts // current counting period; also protected by s.mu
 	holdCond sync.Cond  // signalled when holdInUse clears
 	closed   bool
 	locked   bool // BIOCLOCK; written under s.mu and d.mu
@@ -137,6 +134,7 @@ func (s *Stack) Open(flags OpenFlags) *Desc {
 		store:   -1, hold: -1, free: -1,
 		tstamp: BPF_T_MICROTIME,
 		wake:   make(chan struct{}),
+		cnt:    new(tapCounts),
 	}
 	if flags&OpenRead == 0 {
 		// bpfopen: a descriptor opened without FREAD starts as a writer.
@@ -201,7 +199,6 @@ func (d *Desc) attachLocked(b *If) {
 	if writerOnly && d.writer == 0 {
 		d.writer = 2
 	}
-	b.rw.Lock()
 	d.mu.Lock()
 	d.bif = b
 	d.mu.Unlock()
@@ -209,17 +206,16 @@ func (d *Desc) attachLocked(b *If) {
 		b.wlist = append(b.wlist, d)
 	} else {
 		b.dlist = appendDesc(b.dlist, d)
-		b.npeers.Store(int32(len(b.dlist)))
+		b.publish()
 	}
-	b.rw.Unlock()
 	if !writerOnly {
 		d.s.notify(b, true)
 	}
 }
 
-// appendDesc and removeDesc build a new exact-size slice rather than edit
-// in place: lists change only on attach and detach, and a tight slice
-// keeps the tap's walk to the live descriptors.
+// appendDesc and removeDesc build a new slice rather than edit in place,
+// so a slice handed out earlier (Detach's victims) never changes under its
+// holder.
 func appendDesc(l []*Desc, d *Desc) []*Desc {
 	n := make([]*Desc, len(l), len(l)+1)
 	copy(n, l)
@@ -243,19 +239,19 @@ func removeDesc(l []*Desc, d *Desc) ([]*Desc, bool) {
 // Blocked readers are woken. s.mu held.
 func (d *Desc) detachLocked(departing bool) {
 	b := d.bif
-	b.rw.Lock()
 	var wasReader bool
 	b.dlist, wasReader = removeDesc(b.dlist, d)
 	if wasReader {
-		b.npeers.Store(int32(len(b.dlist)))
+		b.publish()
 	} else {
 		b.wlist, _ = removeDesc(b.wlist, d)
 	}
+	// A tap still walking the old list finds bif changed and stores
+	// nothing.
 	d.mu.Lock()
 	d.bif = nil
 	d.wakeLocked()
 	d.mu.Unlock()
-	b.rw.Unlock()
 	if wasReader {
 		d.s.notify(b, false)
 	}
@@ -276,14 +272,12 @@ func (d *Desc) upgradeLocked() {
 	if b == nil {
 		return
 	}
-	b.rw.Lock()
 	var was bool
 	b.wlist, was = removeDesc(b.wlist, d)
 	if was {
 		b.dlist = appendDesc(b.dlist, d)
-		b.npeers.Store(int32(len(b.dlist)))
+		b.publish()
 	}
-	b.rw.Unlock()
 	if was {
 		d.s.notify(b, true)
 	}
@@ -327,18 +321,16 @@ func (d *Desc) setf(op string, insns []Insn) error {
 		return nil
 	}
 	upgrade := d.checkUpgrade(op, insns)
-	b := d.bif
-	if b != nil {
-		b.rw.Lock()
-	}
-	d.mu.Lock()
 	d.rprog = prog
 	if op == "BIOCSETF" {
+		d.mu.Lock()
 		d.resetLocked()
+		d.mu.Unlock()
 	}
-	d.mu.Unlock()
-	if b != nil {
-		b.rw.Unlock()
+	if b := d.bif; b != nil {
+		// Taps still running the old filter count their rejections into
+		// the old period and, after BIOCSETF, store nothing.
+		b.publish()
 	}
 	if upgrade {
 		d.upgradeLocked()
@@ -450,15 +442,15 @@ func (d *Desc) SetInterface(name string) error {
 	return nil
 }
 
-// reset flushes d under b's write lock (if attached) and d.mu. s.mu held.
+// reset flushes d and publishes its new counting period to b's taps (if
+// attached). s.mu held.
 func (d *Desc) reset(b *If) {
-	if b != nil {
-		b.rw.Lock()
-		defer b.rw.Unlock()
-	}
 	d.mu.Lock()
 	d.resetLocked()
 	d.mu.Unlock()
+	if b != nil {
+		b.publish()
+	}
 }
 
 // Interface is BIOCGETIF: the attached interface's name. EINVAL if not
@@ -631,11 +623,10 @@ func (d *Desc) SetDirection(dir Direction) error {
 	if dir > BPF_D_OUT {
 		return errorf(op, syscall.EINVAL, "direction %d is not BPF_D_IN, BPF_D_INOUT or BPF_D_OUT", dir)
 	}
-	if b := d.bif; b != nil {
-		b.rw.Lock()
-		defer b.rw.Unlock()
-	}
 	d.dir = dir
+	if b := d.bif; b != nil {
+		b.publish()
+	}
 	return nil
 }
 
@@ -772,25 +763,19 @@ func (d *Desc) Flush() error {
 	return nil
 }
 
-// Stats is BIOCGSTATS, extended with the counters described on Stats. The
-// snapshot is taken under the interface's write lock, so the identities
-// hold even while other goroutines tap.
+// Stats is BIOCGSTATS, extended with the counters described on Stats.
+// Received is derived from the two others, so the identities hold even
+// while other goroutines tap.
 func (d *Desc) Stats() (Stats, error) {
-	s := d.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b := d.bif; b != nil {
-		b.rw.Lock()
-		defer b.rw.Unlock()
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.checkOpen("BIOCGSTATS"); err != nil {
 		return Stats{}, err
 	}
+	filtered := d.cnt.filtered.Load()
 	return Stats{
-		Received:    d.fcount + d.nfilt.Load(),
-		Filtered:    d.nfilt.Load(),
+		Received:    d.fcount + filtered,
+		Filtered:    filtered,
 		Matched:     d.fcount,
 		Captured:    d.ccount,
 		Dropped:     d.dcount,

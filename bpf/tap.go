@@ -1,8 +1,8 @@
 package bpf
 
 import (
-	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,21 +11,54 @@ import (
 // atomic load when no descriptor listens, and allocates nothing per
 // packet. The frame is only read during the call.
 
-// tap direction of a frame, for the descriptor's BPF_D_* check.
+// tap direction of a frame, as a bit tested against a listener's skip mask.
 const (
-	tapAny uint8 = iota // bpf_tap: no direction check
-	tapIn
-	tapOut
+	tapAny uint8 = 0 // bpf_tap: no direction check
+	tapIn  uint8 = 1
+	tapOut uint8 = 2
 )
 
+// listener is one reader as taps see it: the descriptor with the read
+// filter, direction and counting period it had when the interface's
+// reader list was last published. Listeners are immutable; any change
+// publishes a new list (If.publish).
+type listener struct {
+	d    *Desc
+	prog *Program // nil: accept the whole packet
+	cnt  *tapCounts
+	skip uint8 // tap directions this descriptor does not see
+}
+
+// tapCounts is a descriptor's counting period: every reset of the counters
+// (BIOCSETF, BIOCFLUSH, attach, ZeroCounters) starts a new one. A tap
+// counts a rejection into the period its listener was published with, and
+// stores a match only if that period is still the descriptor's current
+// one, so a tap that raced with a reset leaves no trace after it.
+type tapCounts struct {
+	filtered atomic.Uint64 // rejected by the read filter
+}
+
+// skipOf maps BIOCSDIRECTION to the tap directions a descriptor ignores.
+func skipOf(dir Direction) uint8 {
+	switch dir {
+	case BPF_D_IN:
+		return tapOut
+	case BPF_D_OUT:
+		return tapIn
+	}
+	return 0
+}
+
 // PeersPresent is bpf_peers_present: whether any descriptor listens.
-func (b *If) PeersPresent() bool { return b != nil && b.npeers.Load() != 0 }
+func (b *If) PeersPresent() bool { return b != nil && b.taps.Load() != nil }
 
 // Mtap is bpf_mtap: hand a received (out false) or transmitted (out true)
 // frame to the listeners. The wire length is len(pkt).
 func (b *If) Mtap(pkt []byte, out bool) {
-	if b != nil && b.npeers.Load() != 0 {
-		b.mtap(pkt, out)
+	if b != nil {
+		if ls := b.taps.Load(); ls != nil {
+			b.mtap(ls, pkt, out)
+		}
 	}
 }
 
@@ -33,25 +66,32 @@ func (b *If) Mtap(pkt []byte, out bool) {
 // inlines into the driver and the idle path is one load and a branch.
 //
 //go:noinline
-func (b *If) mtap(pkt []byte, out bool) {
-	b.tap(pkt, uint32(len(pkt)), dirOf(out), nil)
+func (b *If) mtap(ls *[]listener, pkt []byte, out bool) {
+	dir := tapIn
+	if out {
+		dir = tapOut
+	}
+	b.tap(*ls, pkt, dir, false, 0)
 }
 
 // MtapStamp is Mtap with the driver's own timestamp for the frame (uptime,
 // e.g. from the MAC's 1588 timer), used when the interface's tscfg is
 // "external" (FreeBSD's MTAG_BPF_TIMESTAMP tag).
 func (b *If) MtapStamp(pkt []byte, out bool, uptime time.Duration) {
-	if b != nil && b.npeers.Load() != 0 {
-		sc := stampCache{hasExt: true, ext: int64(uptime)}
-		b.tap(pkt, uint32(len(pkt)), dirOf(out), &sc)
+	if b != nil {
+		if ls := b.taps.Load(); ls != nil {
+			b.tap(*ls, pkt, dirOf(out), true, int64(uptime))
+		}
 	}
 }
 
 // Tap is bpf_tap: a flat buffer with no direction information, so every
 // listener sees it whatever its direction setting.
 func (b *If) Tap(pkt []byte) {
-	if b != nil && b.npeers.Load() != 0 {
-		b.tap(pkt, uint32(len(pkt)), tapAny, nil)
+	if b != nil {
+		if ls := b.taps.Load(); ls != nil {
+			b.tap(*ls, pkt, tapAny, false, 0)
+		}
 	}
 }
 
@@ -63,12 +103,16 @@ var mtap2Pool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &
 // front of the packet; the filter here reads flat memory, so the two are
 // joined in a pooled scratch buffer (no allocation once warm).
 func (b *If) Mtap2(hdr, pkt []byte, out bool) {
-	if b == nil || b.npeers.Load() == 0 {
+	if b == nil {
+		return
+	}
+	ls := b.taps.Load()
+	if ls == nil {
 		return
 	}
 	bp := mtap2Pool.Get().(*[]byte)
 	buf := append(append((*bp)[:0], hdr...), pkt...)
-	b.tap(buf, uint32(len(buf)), dirOf(out), nil)
+	b.tap(*ls, buf, dirOf(out), false, 0)
 	*bp = buf[:0]
 	mtap2Pool.Put(bp)
 }
@@ -80,34 +124,36 @@ func dirOf(out bool) uint8 {
 	return tapIn
 }
 
-// tap walks the reader list under the read lock: direction check, run the
-// read filter without the descriptor lock, count a rejection with one
-// atomic, and only for a match take the descriptor lock, count it and
-// store the packet. Per packet that is the read lock and its release, plus
-// per listener two atomic operations for a match (descriptor lock and
-// release) or one for a rejection.
-func (b *If) tap(pkt []byte, wirelen uint32, dir uint8, sc *stampCache) {
-	var local stampCache
-	if sc == nil {
-		sc = &local
-	}
-	b.rw.RLock()
-	for _, d := range b.dlist {
-		switch {
-		case dir == tapOut && d.dir == BPF_D_IN, dir == tapIn && d.dir == BPF_D_OUT:
+// tap walks a published reader list: direction check, run the read filter
+// with no lock held, count a rejection with one atomic add, and only for a
+// match take the descriptor lock, check that the listener's counting
+// period is still current and store the packet. Per packet that is no lock
+// at all for the list, and per listener one atomic for a rejection or the
+// descriptor lock and its release for a match (see locking.go).
+//
+// ext is the driver's stamp when hasExt (MtapStamp). The clock is read at
+// most once per packet, by the first descriptor that stores it with a
+// timestamp.
+func (b *If) tap(ls []listener, pkt []byte, dir uint8, hasExt bool, ext int64) {
+	st := pktStamp{hasExt: hasExt, up: ext}
+	wirelen := uint32(len(pkt))
+	for i := range ls {
+		l := &ls[i]
+		if l.skip&dir != 0 {
 			continue
 		}
-		snap := uint32(math.MaxUint32) // no filter: the whole packet
-		if p := d.rprog; p != nil {
-			snap = p.Run(pkt, wirelen)
+		snap := ^uint32(0) // no filter: the whole packet
+		if l.prog != nil {
+			if snap = l.prog.Run(pkt, wirelen); snap == 0 {
+				l.cnt.filtered.Add(1)
+				continue
+			}
 		}
-		if snap == 0 {
-			d.nfilt.Add(1)
-			continue
-		}
+		d := l.d
 		d.mu.Lock()
-		d.catch(b, pkt, wirelen, snap, sc)
+		if d.cnt == l.cnt && d.bif == b {
+			d.catch(b, pkt, wirelen, snap, &st)
+		}
 		d.mu.Unlock()
 	}
-	b.rw.RUnlock()
 }

@@ -92,8 +92,9 @@ type Timer interface {
 // vDSO is unavailable). The ticker starts on the first fast read; Stop ends
 // it.
 type SystemClock struct {
-	boot time.Time
-	tick time.Duration
+	boot   time.Time // carries the monotonic reading Uptime subtracts from
+	bootNs int64     // boot.UnixNano()
+	tick   time.Duration
 
 	fastOnce sync.Once
 	fast     atomic.Int64 // uptime at the last tick, ns
@@ -107,9 +108,13 @@ func NewSystemClock(hz int) *SystemClock {
 	if hz <= 0 {
 		hz = DefaultHz
 	}
-	return &SystemClock{boot: time.Now(), tick: time.Second / time.Duration(hz), stop: make(chan struct{})}
+	now := time.Now()
+	return &SystemClock{boot: now, bootNs: now.UnixNano(), tick: time.Second / time.Duration(hz), stop: make(chan struct{})}
 }
 
+// Uptime reads only the monotonic clock: time.Since on a Time that carries
+// a monotonic reading subtracts monotonic values and never reads the wall
+// clock (time.Now would read both).
 func (c *SystemClock) Uptime() time.Duration { return time.Since(c.boot) }
 
 func (c *SystemClock) UptimeFast() time.Duration {
@@ -135,7 +140,7 @@ func (c *SystemClock) startTicker() {
 
 // Stop ends the fast-read ticker, if it runs.
 func (c *SystemClock) Stop()           { c.stopOnce.Do(func() { close(c.stop) }) }
-func (c *SystemClock) BootTime() int64 { return c.boot.UnixNano() }
+func (c *SystemClock) BootTime() int64 { return c.bootNs }
 func (c *SystemClock) AfterFunc(d time.Duration, f func()) Timer {
 	return time.AfterFunc(d, f)
 }
@@ -247,49 +252,61 @@ func (t *fakeTimer) Stop() bool {
 	return true
 }
 
-// stampCache is the per-packet clock read shared by every descriptor a tap
+// pktStamp is the per-packet clock read shared by every descriptor a tap
 // delivers the packet to: the clock is read at most once per packet,
 // lazily, by the first matching descriptor that wants a stamp.
-type stampCache struct {
-	read   bool
-	zero   bool  // the interface's tscfg is none
-	hasExt bool  // the driver supplied a stamp (TSExternal)
-	ext    int64 // that stamp, uptime ns
-	up     int64 // the stamp, uptime ns
+type pktStamp struct {
+	read   bool  // up holds the packet's stamp
+	zero   bool  // the interface's tscfg is none: stamps are zero
+	hasExt bool  // the driver supplied a stamp (MtapStamp)
+	up     int64 // uptime ns; before read, the driver's stamp if hasExt
 }
 
-func (c *stampCache) get(b *If) {
-	if c.read {
-		return
-	}
-	c.read = true
+// get reads the clock for the packet as the interface's tscfg says.
+func (st *pktStamp) get(b *If) {
+	st.read = true
+	s := b.stack
 	switch TSMode(b.tsmode.Load()) {
 	case TSNone:
-		c.zero = true
+		st.zero = true
 	case TSFast:
-		c.up = int64(b.stack.clock.UptimeFast())
+		st.up = int64(s.clock.UptimeFast())
 	case TSExternal:
-		if c.hasExt {
-			c.up = c.ext
-			return
+		if !st.hasExt {
+			st.up = s.uptime()
 		}
-		c.up = int64(b.stack.clock.Uptime())
 	default:
-		c.up = int64(b.stack.clock.Uptime())
+		st.up = s.uptime()
 	}
 }
 
-// encodeStamp turns an uptime (ns) into the two 64-bit fields of a record
-// header in the format tstamp asks for: (tv_sec, tv_usec) for microtime,
-// (bt_sec, bt_frac) for nanotime (ns) and bintime (2^-64 s).
-func encodeStamp(tstamp uint32, up, boot int64) (sec int64, frac uint64) {
+// uptime is one full-precision read of the Stack's clock. The system clock
+// is called directly: an interface call per packet is measurable at line
+// rate.
+func (s *Stack) uptime() int64 {
+	if c := s.sys; c != nil {
+		return int64(c.Uptime())
+	}
+	return int64(s.clock.Uptime())
+}
+
+// bootTime is the clock's BootTime, without the interface call for the
+// system clock, whose boot time never changes.
+func (s *Stack) bootTime() int64 {
+	if c := s.sys; c != nil {
+		return c.bootNs
+	}
+	return s.clock.BootTime()
+}
+
+// encodeStamp turns t, ns since boot for the monotonic formats or since
+// the epoch for the others, into the two 64-bit fields of a record header
+// in the format tstamp asks for: (tv_sec, tv_usec) for microtime, (bt_sec,
+// bt_frac) for nanotime (ns) and bintime (2^-64 s).
+func encodeStamp(tstamp uint32, t int64) (sec int64, frac uint64) {
 	format := tstamp & BPF_T_FORMAT_MASK
 	if format == BPF_T_NONE {
 		return 0, 0
-	}
-	t := up
-	if tstamp&BPF_T_MONOTONIC == 0 {
-		t += boot
 	}
 	sec = t / int64(time.Second)
 	ns := t % int64(time.Second)
