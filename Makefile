@@ -102,7 +102,7 @@ $(BUILD)/baretap: FORCE
 qemu: deps firmware tool
 	@if [ -f $(FW_TRAFFIC) ]; then echo "make qemu: replaying $(FW_TRAFFIC) into ENET1 (enet0) at $(FW_REPLAY_PPS) frames/s; captures go to $(FW_CAPTURE)"; \
 	else echo "make qemu: $(FW_TRAFFIC) not found, so no traffic is sent; captures go to $(FW_CAPTURE)"; fi
-	[ ! -f $(FW_TRAFFIC) ] || $(BUILD)/baretap replay -r $(FW_TRAFFIC) -to 127.0.0.1:$(FW_ENET1_PORT) -pps $(FW_REPLAY_PPS) -loop -wait 1s & replay=$$!; trap 'kill $$replay 2>/dev/null' EXIT; qemu-system-arm $(FW_QEMU_ARGS) -kernel $(BUILD)/firmware.elf
+	[ ! -f $(FW_TRAFFIC) ] || $(BUILD)/baretap replay -r $(FW_TRAFFIC) -to 127.0.0.1:$(FW_ENET1_PORT) -from 127.0.0.1:$(FW_ENET1_PEER) -pps $(FW_REPLAY_PPS) -loop -wait 1s & replay=$$!; trap 'kill $$replay 2>/dev/null' EXIT; qemu-system-arm $(FW_QEMU_ARGS) -kernel $(BUILD)/firmware.elf
 
 clean:
 	rm -rf $(BUILD)

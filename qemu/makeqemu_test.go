@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,12 +56,18 @@ func TestMakeQemu(t *testing.T) {
 	if b, err := exec.Command(goTool(), "build", "-C", root, "-o", tool, "./cmd/baretap").CombinedOutput(); err != nil {
 		t.Fatalf("building cmd/baretap: %v\n%s", err, b)
 	}
-	replay := exec.Command(tool, replayArgs[1:]...)
+	replay := exec.Command(tool, replayArgs...)
 	replay.Dir = root
+	var replayOut strings.Builder
+	replay.Stdout, replay.Stderr = &replayOut, &replayOut
 	if err := replay.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { replay.Process.Kill(); replay.Wait() })
+	t.Cleanup(func() {
+		replay.Process.Signal(os.Interrupt)
+		replay.Wait()
+		t.Logf("baretap %s: %s", strings.Join(replayArgs, " "), replayOut.String())
+	})
 
 	m := bootFirmware(t, Options{Args: qemuArgs})
 	for _, p := range []int{ports[0], ports[2]} {
@@ -92,7 +99,12 @@ func TestMakeQemu(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	stop := command(t, m, "capture stop")
+	// Stopping drains the descriptor's buffers through UART2, which
+	// QEMU models byte by byte: allow it time.
+	if err := m.Send("capture stop"); err != nil {
+		t.Fatal(err)
+	}
+	stop := m.MustExpect(`(?s)^(.*?)\n`+prompt, 2*time.Minute)[1]
 	var records, received, matched, captured, dropped, filtered int
 	if _, err := fmt.Sscanf(stop[strings.Index(stop, "stopped: "):], "stopped: %d records streamed", &records); err != nil {
 		t.Fatalf("capture stop answered %q", stop)
@@ -144,7 +156,8 @@ func makeQemuCommands(t *testing.T, out string) (qemuArgs, replay []string) {
 		f := strings.Fields(line)
 		for i, w := range f {
 			switch {
-			case w == QEMU && qemuArgs == nil:
+			case w == QEMU && (i == 0 || strings.HasSuffix(f[i-1], ";")) && qemuArgs == nil:
+				// The command itself, not a mention (deps: command -v).
 				qemuArgs = f[i+1:]
 			case strings.HasSuffix(w, "/baretap") && i+1 < len(f) && f[i+1] == "replay" && replay == nil:
 				end := i

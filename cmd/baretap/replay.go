@@ -34,8 +34,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	loop := fs.Bool("loop", false, "start over at the end of the file until stopped (Ctrl-C)")
 	count := fs.Int("count", 0, "stop after `N` frames (0: the whole file, or forever with -loop)")
 	wait := fs.Duration("wait", 0, "`delay` before the first frame (lets QEMU bind its port)")
+	from := fs.String("from", "", "local UDP `address` to send from, host:port: a QEMU dgram netdev only takes datagrams from its remote address")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: baretap replay -r FILE.pcap -to HOST:PORT [-pps N] [-loop] [-count N] [-wait D]")
+		fmt.Fprintln(stderr, "usage: baretap replay -r FILE.pcap -to HOST:PORT [-from HOST:PORT] [-pps N] [-loop] [-count N] [-wait D]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +70,12 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	if dst.Port == 0 {
 		return fail("-to %q: no port", *to)
 	}
+	var src *net.UDPAddr
+	if *from != "" {
+		if src, err = net.ResolveUDPAddr("udp", *from); err != nil {
+			return fail("-from %q: %v", *from, err)
+		}
+	}
 	hdr, frames, err := pcap.ReadFile(*file)
 	if err != nil {
 		return fail("%v", err)
@@ -81,8 +88,10 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	// An unconnected socket: while nothing listens yet (QEMU still
 	// starting), the ICMP port-unreachable answers are not turned into
-	// errors on later sends.
-	conn, err := net.ListenUDP("udp", nil)
+	// errors on later sends. QEMU connects its dgram socket to the
+	// netdev's remote address, so the kernel hands it only datagrams from
+	// there: -from must be that address.
+	conn, err := net.ListenUDP("udp", src)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -67,6 +67,25 @@ func TestReplaySendsEveryFrameInOrder(t *testing.T) {
 	}
 }
 
+// TestReplayFrom: -from sets the source address, which a connected
+// receiver (QEMU's dgram netdev) filters on.
+func TestReplayFrom(t *testing.T) {
+	path := writePcap(t, linkTypeEthernet, patterned(60, 1))
+	c := listenUDP(t)
+	src := listenUDP(t) // reserve a port, then free it for the replay
+	from := src.LocalAddr().String()
+	src.Close()
+	code, _, errOut := runCLI("replay", "-r", path, "-to", c.LocalAddr().String(), "-from", from, "-pps", "0")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, addr, err := c.ReadFromUDP(make([]byte, 100))
+	if err != nil || addr.String() != from {
+		t.Fatalf("datagram from %v (%v), want from %s", addr, err, from)
+	}
+}
+
 func TestReplayLoopAndCount(t *testing.T) {
 	frames := [][]byte{patterned(60, 1), patterned(61, 2), patterned(62, 3)}
 	path := writePcap(t, linkTypeEthernet, frames...)
@@ -124,6 +143,7 @@ func TestReplayBadArguments(t *testing.T) {
 		{[]string{"-r", empty, "-to", "127.0.0.1:9"}, "no frames"},
 		{[]string{"-r", "/nonexistent.pcap", "-to", "127.0.0.1:9"}, "no such file"},
 		{[]string{"-r", eth, "-to", "127.0.0.1:9", "extra"}, "unexpected argument"},
+		{[]string{"-r", eth, "-to", "127.0.0.1:9", "-from", "nowhere:x"}, "-from \"nowhere:x\""},
 	} {
 		code, _, errOut := runCLI(append([]string{"replay"}, tc.args...)...)
 		if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {

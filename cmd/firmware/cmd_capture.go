@@ -186,6 +186,14 @@ func (cp *capture) write(w *pcap.Writer, b []byte) error {
 // stop ends the export and returns the descriptor's statistics, read after the drain so
 // that they describe exactly what was streamed.
 func (cp *capture) stop() (bpf.Stats, error) {
+	// Shut the door before draining: with traffic still arriving faster
+	// than UART2 drains, the drain would otherwise never reach an empty
+	// buffer. BIOCSETFNR keeps what is buffered; later frames still count
+	// as received, not matched, so the counters keep adding up.
+	reject := []bpf.Insn{{Code: bpf.BPF_RET | bpf.BPF_K, K: 0}}
+	if err := cp.d.SetFilterNoReset(reject); err != nil {
+		return bpf.Stats{}, err
+	}
 	cp.stopping.Store(true)
 	err := <-cp.done
 	st, serr := cp.d.Stats()
