@@ -21,7 +21,8 @@
 // -semihosting; without it, QEMU exits with status 0 (SNVS power-off). There is no file
 // system, no network stack in the kernel and no processes: one program, many threads.
 // Drivers get uncached memory with AllocDMA and interrupts with IRQFile; Stats reports the
-// kernel's counters and Poweroff ends the machine.
+// kernel's counters and Poweroff ends the machine. A program that writes code (bpf's JIT)
+// makes it fetchable with Linux's ARM cacheflush system call, which kern answers too.
 //
 // Link-time options (-ldflags -X github.com/baretap/baretap/kern.NAME=VALUE): Env (extra
 // environment, e.g. "GODEBUG=asyncpreemptoff=1"), MMU=0, VDSO=0, Trace=1 (print every

@@ -83,6 +83,8 @@ func doSyscall(f *frame) {
 		kputs("kern: hanging with interrupts masked\n")
 		for {
 		}
+	case sysARMCacheflush:
+		ret = sysCacheflush(uintptr(a0), uintptr(a1), a2)
 	case unix.SYS_READ:
 		ret = sysRead(f, int32(a0), uintptr(a1), int32(a2))
 	case unix.SYS_WRITE:

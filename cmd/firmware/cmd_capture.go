@@ -70,7 +70,7 @@ func cmdCapture(c *Console, args []string) error {
 			return err
 		}
 		network.capture = cp
-		c.Printf("capturing on %s to UART2 (pcap, LINKTYPE_ETHERNET)\n", args[1])
+		c.Printf("capturing on %s to UART2 (pcap, LINKTYPE_ETHERNET)%s\n", args[1], filterKind(prog))
 		return nil
 	case "stop":
 		if len(args) > 1 {
@@ -202,4 +202,20 @@ func (cp *capture) stop() (bpf.Stats, error) {
 		err = serr
 	}
 	return st, err
+}
+
+// filterKind says how the descriptor runs prog: bpf's machine code or its portable ops. The
+// descriptor compiles its own copy; the code generator decides the same way for both.
+func filterKind(prog []bpf.Insn) string {
+	if prog == nil {
+		return ""
+	}
+	p, err := bpf.Compile(prog, len(prog))
+	if err != nil {
+		return ""
+	}
+	if p.Native() {
+		return fmt.Sprintf(", filter of %d instructions as native code", len(prog))
+	}
+	return fmt.Sprintf(", filter of %d instructions on the portable ops", len(prog))
 }
