@@ -158,7 +158,7 @@ func (b *If) publish() {
 	}
 	ls := make([]listener, len(b.dlist))
 	for i, d := range b.dlist {
-		ls[i] = listener{d: d, prog: d.rprog, cnt: d.cnt, skip: skipOf(d.dir)}
+		ls[i] = listener{d: d, prog: d.rprog, cnt: d.cnt, skip: skipOf(d.dir), stamp: d.tstamp&BPF_T_FORMAT_MASK != BPF_T_NONE}
 	}
 	b.taps.Store(&ls)
 }

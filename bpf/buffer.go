@@ -15,8 +15,9 @@ import (
 
 // catch stores one packet the read filter accepted with verdict snap
 // (catchpacket). d.mu held; called by taps once they checked that d is
-// still attached to b in the listener's counting period.
-func (d *Desc) catch(b *If, pkt []byte, wirelen, snap uint32, st *pktStamp) {
+// still attached to b in the listener's counting period. The wire length
+// is len(pkt).
+func (d *Desc) catch(b *If, pkt []byte, snap uint32, st *pktStamp) {
 	d.fcount++
 	// A consumer may have handed a zero-copy hold buffer back since the
 	// last packet; taking it back here costs no system call.
@@ -64,9 +65,9 @@ func (d *Desc) catch(b *If, pkt []byte, wirelen, snap uint32, st *pktStamp) {
 			sec, frac = encodeStamp(ts, t)
 		}
 	}
-	mem := d.bufs[d.store].mem
-	putHeader(mem[curlen:], sec, frac, uint32(caplen), wirelen, hdrlen)
-	copy(mem[curlen+hdrlen:], pkt[:caplen])
+	rec := d.bufs[d.store].mem[curlen : curlen+totlen]
+	putHeader(rec, sec, frac, uint32(caplen), uint32(len(pkt)), hdrlen)
+	copy(rec[hdrlen:], pkt)
 	d.slen = curlen + totlen
 	d.ccount++
 	if wake {

@@ -106,9 +106,9 @@ type Desc struct {
 	holdInUse         bool
 
 	immediate, nonblock, hdrcmplt, feedback bool
-	tstamp                                  uint32
-	rtout                                   int // read timeout, ticks
-	rtHz                                    int // ticks per second when rtout was set
+	tstamp                                  uint32 // also protected by s.mu
+	rtout                                   int    // read timeout, ticks
+	rtHz                                    int    // ticks per second when rtout was set
 
 	sleepers int
 	wake     chan struct{} // closed and replaced to wake sleeping readers
@@ -792,6 +792,9 @@ func (d *Desc) Version() (major, minor int) { return BPF_MAJOR_VERSION, BPF_MINO
 // (BPF_T_*). EINVAL unless ValidTimestamp. On the BIOCLOCK whitelist
 // though it is a setter (bpf.c quirk, followed).
 func (d *Desc) SetTimestamp(t uint32) error {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.checkOpen("BIOCSTSTAMP"); err != nil {
@@ -801,6 +804,9 @@ func (d *Desc) SetTimestamp(t uint32) error {
 		return errorf("BIOCSTSTAMP", syscall.EINVAL, "timestamp type %#x is not valid (BPF_T_VALID)", t)
 	}
 	d.tstamp = t
+	if b := d.bif; b != nil {
+		b.publish() // taps read the clock for it before its lock
+	}
 	return nil
 }
 

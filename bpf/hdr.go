@@ -64,52 +64,69 @@ var ErrBadRecord = errors.New("bpf: malformed capture record")
 // record; a consumer walks a whole buffer with it, so the checks are one
 // test on the fast path and the error is built apart (badRecord).
 func ParseRecord(buf []byte) (Record, int, error) {
-	if len(buf) < SIZEOF_BPF_HDR {
-		return Record{}, 0, badRecord(Record{}, len(buf))
+	// The fields go from locals straight into the result, and the error
+	// path is a separate function: building a Record in memory here costs
+	// stack zeroing and store-forwarding stalls worth more than the parse.
+	if len(buf) >= SIZEOF_BPF_HDR {
+		h := buf[:SIZEOF_BPF_HDR]
+		ne := binary.NativeEndian
+		caplen := ne.Uint32(h[hdrOffCaplen:])
+		datalen := ne.Uint32(h[hdrOffDatalen:])
+		hdrlen := ne.Uint16(h[hdrOffHdrlen:])
+		end := uint64(hdrlen) + uint64(caplen)
+		if hdrlen >= SIZEOF_BPF_HDR && caplen <= datalen && end <= uint64(len(buf)) {
+			return Record{
+				Sec:     int64(ne.Uint64(h[hdrOffSec:])),
+				Frac:    ne.Uint64(h[hdrOffFrac:]),
+				Caplen:  caplen,
+				Datalen: datalen,
+				Hdrlen:  hdrlen,
+				Data:    buf[hdrlen:end:end],
+			}, WordAlign(int(end)), nil
+		}
 	}
-	// The fields go from locals straight into the result: building the
-	// Record field by field in memory and returning it costs store-
-	// forwarding stalls worth more than the rest of the parse.
-	h := buf[:SIZEOF_BPF_HDR]
-	ne := binary.NativeEndian
-	sec := int64(ne.Uint64(h[hdrOffSec:]))
-	frac := ne.Uint64(h[hdrOffFrac:])
-	caplen := ne.Uint32(h[hdrOffCaplen:])
-	datalen := ne.Uint32(h[hdrOffDatalen:])
-	hdrlen := ne.Uint16(h[hdrOffHdrlen:])
-	end := uint64(hdrlen) + uint64(caplen)
-	if hdrlen < SIZEOF_BPF_HDR || caplen > datalen || end > uint64(len(buf)) {
-		r := Record{Sec: sec, Frac: frac, Caplen: caplen, Datalen: datalen, Hdrlen: hdrlen}
-		return r, 0, badRecord(r, len(buf))
-	}
-	return Record{Sec: sec, Frac: frac, Caplen: caplen, Datalen: datalen, Hdrlen: hdrlen, Data: buf[hdrlen:end:end]},
-		WordAlign(int(end)), nil
+	return badRecord(buf)
 }
 
-// badRecord says what is wrong with the header r read from a buffer of n
-// bytes (n < SIZEOF_BPF_HDR: no header at all).
+// badRecord is ParseRecord for a buffer whose first record is malformed:
+// the header fields it could read, and what is wrong.
 //
 //go:noinline
-func badRecord(r Record, n int) error {
-	switch {
-	case n < SIZEOF_BPF_HDR:
-		return fmt.Errorf("%w: %d bytes left, header needs %d", ErrBadRecord, n, SIZEOF_BPF_HDR)
-	case int(r.Hdrlen) < SIZEOF_BPF_HDR:
-		return fmt.Errorf("%w: bh_hdrlen %d shorter than the header (%d)", ErrBadRecord, r.Hdrlen, SIZEOF_BPF_HDR)
-	case r.Caplen > r.Datalen:
-		return fmt.Errorf("%w: bh_caplen %d exceeds bh_datalen %d", ErrBadRecord, r.Caplen, r.Datalen)
+func badRecord(buf []byte) (Record, int, error) {
+	var r Record
+	n := len(buf)
+	if n < SIZEOF_BPF_HDR {
+		return r, 0, fmt.Errorf("%w: %d bytes left, header needs %d", ErrBadRecord, n, SIZEOF_BPF_HDR)
 	}
-	return fmt.Errorf("%w: bh_hdrlen %d + bh_caplen %d exceeds the %d bytes left", ErrBadRecord, r.Hdrlen, r.Caplen, n)
+	ne := binary.NativeEndian
+	r.Sec = int64(ne.Uint64(buf[hdrOffSec:]))
+	r.Frac = ne.Uint64(buf[hdrOffFrac:])
+	r.Caplen = ne.Uint32(buf[hdrOffCaplen:])
+	r.Datalen = ne.Uint32(buf[hdrOffDatalen:])
+	r.Hdrlen = ne.Uint16(buf[hdrOffHdrlen:])
+	var err error
+	switch {
+	case int(r.Hdrlen) < SIZEOF_BPF_HDR:
+		err = fmt.Errorf("%w: bh_hdrlen %d shorter than the header (%d)", ErrBadRecord, r.Hdrlen, SIZEOF_BPF_HDR)
+	case r.Caplen > r.Datalen:
+		err = fmt.Errorf("%w: bh_caplen %d exceeds bh_datalen %d", ErrBadRecord, r.Caplen, r.Datalen)
+	default:
+		err = fmt.Errorf("%w: bh_hdrlen %d + bh_caplen %d exceeds the %d bytes left", ErrBadRecord, r.Hdrlen, r.Caplen, n)
+	}
+	return r, 0, err
 }
 
 // putHeader writes a record header at b[0:hdrlen], zeroing the padding up
-// to hdrlen.
+// to hdrlen. b must hold at least hdrlen >= SIZEOF_BPF_HDR bytes.
 func putHeader(b []byte, sec int64, frac uint64, caplen, datalen uint32, hdrlen int) {
+	h := b[:SIZEOF_BPF_HDR:SIZEOF_BPF_HDR] // one bounds check for the five stores
 	ne := binary.NativeEndian
-	ne.PutUint64(b[hdrOffSec:], uint64(sec))
-	ne.PutUint64(b[hdrOffFrac:], frac)
-	ne.PutUint32(b[hdrOffCaplen:], caplen)
-	ne.PutUint32(b[hdrOffDatalen:], datalen)
-	ne.PutUint16(b[hdrOffHdrlen:], uint16(hdrlen))
-	clear(b[SIZEOF_BPF_HDR:hdrlen])
+	ne.PutUint64(h[hdrOffSec:], uint64(sec))
+	ne.PutUint64(h[hdrOffFrac:], frac)
+	ne.PutUint32(h[hdrOffCaplen:], caplen)
+	ne.PutUint32(h[hdrOffDatalen:], datalen)
+	ne.PutUint16(h[hdrOffHdrlen:], uint16(hdrlen))
+	if hdrlen > SIZEOF_BPF_HDR {
+		clear(b[SIZEOF_BPF_HDR:hdrlen])
+	}
 }

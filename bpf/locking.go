@@ -15,16 +15,17 @@ package bpf
 //     (If.dlist), writer-only list (If.wlist), dying flag and tscfg;
 //   - Stack.settings and Stack.track (the bpf_track subscribers);
 //   - a descriptor's attachment (Desc.bif, Desc.promisc, Desc.writer), its
-//     read filter (Desc.rprog) and direction (Desc.dir), and every
-//     configuration call that can change what a tap sees.
+//     read filter (Desc.rprog) and direction (Desc.dir), with Desc.mu its
+//     timestamp format (Desc.tstamp), and every configuration call that
+//     can change what a tap sees.
 //     Every ioctl-like method of Desc that changes them takes it first.
 //     Track callbacks run with it held, so they must not call back into
 //     the Stack.
 //
 // If.taps is what taps read instead of a lock: an atomic pointer to an
 // immutable slice of listeners, one per reader, each holding the reader's
-// filter, direction and counting period (tapCounts) as they were when the
-// slice was made. Every change to one of them publishes a new slice under
+// filter, direction, whether it wants a timestamp, and counting period
+// (tapCounts) as they were when the slice was made. Every change to one of them publishes a new slice under
 // Stack.mu (If.publish); the pointer is nil when nobody listens, so the
 // bpf_peers_present() check is one atomic load. The garbage collector
 // frees an old slice once the last tap walking it returns, which is the

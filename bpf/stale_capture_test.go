@@ -47,7 +47,7 @@ func TestStaleListenerAfterSetFilter(t *testing.T) {
 	if err := d.SetFilter([]Insn{Stmt(BPF_RET|BPF_K, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	bs[0].tap(old, ethFrame(64, 1), tapIn, false, 0)
+	bs[0].tap(&old, ethFrame(64, 1), tapIn, noStamp)
 	if st := mustStats(t, d); st != (Stats{}) {
 		t.Errorf("stale match counted after BIOCSETF: %+v", st)
 	}
@@ -74,7 +74,7 @@ func TestStaleListenerRejectionAfterFlush(t *testing.T) {
 	}
 	// A rejection counted by a tap that loaded the list before the flush
 	// belongs to the period the flush ended.
-	bs[0].tap(old, ethFrame(64, 1), tapIn, false, 0)
+	bs[0].tap(&old, ethFrame(64, 1), tapIn, noStamp)
 	if st := mustStats(t, d); st != (Stats{}) {
 		t.Errorf("stale rejection counted after BIOCFLUSH: %+v", st)
 	}
@@ -90,7 +90,7 @@ func TestStaleListenerAfterSetFilterNoReset(t *testing.T) {
 	if err := d.SetFilterNoReset([]Insn{Stmt(BPF_RET|BPF_K, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	bs[0].tap(old, ethFrame(64, 7), tapIn, false, 0)
+	bs[0].tap(&old, ethFrame(64, 7), tapIn, noStamp)
 	if st := mustStats(t, d); st.Received != 1 || st.Captured != 1 {
 		t.Errorf("in-flight match after BIOCSETFNR: %+v", st)
 	}
@@ -110,7 +110,7 @@ func TestStaleListenerAfterDetachAndReattach(t *testing.T) {
 	if err := d.SetInterface("eth1"); err != nil {
 		t.Fatal(err)
 	}
-	bs[0].tap(old, ethFrame(64, 1), tapIn, false, 0)
+	bs[0].tap(&old, ethFrame(64, 1), tapIn, noStamp)
 	if st := mustStats(t, d); st != (Stats{}) {
 		t.Errorf("stale eth0 tap counted on eth1: %+v", st)
 	}
@@ -123,7 +123,7 @@ func TestStaleListenerAfterDetachAndReattach(t *testing.T) {
 	old = staleList(t, bs1[0])
 	before := mustStats(t, d)
 	s.Detach(bs1[0].Interface())
-	bs1[0].tap(old, ethFrame(64, 3), tapIn, false, 0)
+	bs1[0].tap(&old, ethFrame(64, 3), tapIn, noStamp)
 	if st := mustStats(t, d); st != before {
 		t.Errorf("stale tap after detach: stats %+v, were %+v", st, before)
 	}
@@ -145,5 +145,35 @@ func TestOneClockReadPerPacketStale(t *testing.T) {
 	bs[0].Mtap(ethFrame(64, 1), false)
 	if n := clk.Reads() - before; n != 1 {
 		t.Errorf("%d clock reads for one packet to 3 listeners", n)
+	}
+}
+
+// TestStaleListenerTimestampChange: a listener published while the
+// descriptor wanted no stamp still gets one when the format changed before
+// the tap reached the descriptor (catch reads the clock itself), and a
+// listener that wanted a stamp costs at most the one read per packet.
+func TestStaleListenerTimestampChange(t *testing.T) {
+	s, clk := fixture(t, nil)
+	_, bs := newIfp(t, s, "eth0")
+	d := attached(t, s, "eth0")
+	if err := d.SetTimestamp(BPF_T_NONE); err != nil {
+		t.Fatal(err)
+	}
+	old := staleList(t, bs[0])
+	if old[0].stamp {
+		t.Fatal("listener of a BPF_T_NONE descriptor wants a stamp")
+	}
+	if err := d.SetTimestamp(BPF_T_NANOTIME | BPF_T_MONOTONIC); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(3*time.Second + 250)
+	before := clk.Reads()
+	bs[0].tap(&old, ethFrame(64, 1), tapIn, noStamp)
+	if n := clk.Reads() - before; n != 1 {
+		t.Errorf("%d clock reads for the stale listener's packet, want 1", n)
+	}
+	r := readAll(t, d)
+	if len(r) != 1 || r[0].Sec != 3 || r[0].Frac != 250 {
+		t.Fatalf("records %+v, want one stamped 3 s 250 ns", r)
 	}
 }

@@ -256,10 +256,9 @@ func (t *fakeTimer) Stop() bool {
 // delivers the packet to: the clock is read at most once per packet,
 // lazily, by the first matching descriptor that wants a stamp.
 type pktStamp struct {
-	read   bool  // up holds the packet's stamp
-	zero   bool  // the interface's tscfg is none: stamps are zero
-	hasExt bool  // the driver supplied a stamp (MtapStamp)
-	up     int64 // uptime ns; before read, the driver's stamp if hasExt
+	read bool  // up holds the packet's stamp
+	zero bool  // the interface's tscfg is none: stamps are zero
+	up   int64 // uptime ns; before read, the driver's stamp or noStamp
 }
 
 // get reads the clock for the packet as the interface's tscfg says.
@@ -272,7 +271,7 @@ func (st *pktStamp) get(b *If) {
 	case TSFast:
 		st.up = int64(s.clock.UptimeFast())
 	case TSExternal:
-		if !st.hasExt {
+		if st.up == noStamp {
 			st.up = s.uptime()
 		}
 	default:
