@@ -48,9 +48,9 @@ import (
 // (SUBS, CMPCS, BCC: buflen-(k+n) must not borrow and must be >= X), which
 // is exactly the interpreter's overflow-free test.
 //
-// The same pass finds the scratch words some path reads before any store:
-// only those are zeroed on entry, as the interpreter's zeroed array would
-// give.
+// The same pass finds the scratch words, and A and X, that some path reads
+// before writing them: only those are zeroed on entry, as the interpreter's
+// zeroed state would give (tcpdump's programs need none of them).
 
 // Register numbers.
 const (
@@ -123,8 +123,8 @@ type armGen struct {
 	prog  []Insn
 	reach []bool
 	known []uint64 // buflen proven on every path into the instruction
-	wrote []uint16 // scratch words stored on every path into it
-	zero  uint16   // scratch words some path reads before storing
+	wrote []uint32 // state (armUses bits) written on every path into it
+	zero  uint32   // state some path reads before writing it
 	start []int    // word index of each instruction's code
 	code  []uint32
 	fix   []armFixup
@@ -138,15 +138,19 @@ func jitEmit(prog []Insn) ([]byte, bool) {
 		prog:  prog,
 		reach: make([]bool, len(prog)),
 		known: make([]uint64, len(prog)),
-		wrote: make([]uint16, len(prog)),
+		wrote: make([]uint32, len(prog)),
 		start: make([]int, len(prog)+1),
 	}
 	if !g.analyse() {
 		return nil, false
 	}
-	g.dp(armAL, armMOV, false, 0, armA, armImm(0))
-	g.dp(armAL, armMOV, false, 0, armX, armImm(0))
-	if g.zero != 0 {
+	if g.zero&armUseA != 0 {
+		g.dp(armAL, armMOV, false, 0, armA, armImm(0))
+	}
+	if g.zero&armUseX != 0 {
+		g.dp(armAL, armMOV, false, 0, armX, armImm(0))
+	}
+	if g.zero&armUseM != 0 {
 		g.dp(armAL, armMOV, false, 0, armT0, armImm(0))
 		for k := range BPF_MEMWORDS {
 			if g.zero&(1<<k) != 0 {
@@ -257,18 +261,12 @@ func (g *armGen) analyse() bool {
 		}
 		ins := g.prog[i]
 		known, wrote := g.known[i], g.wrote[i]
-		switch ins.Code {
-		case BPF_LD | BPF_MEM, BPF_LDX | BPF_MEM, BPF_ST, BPF_STX:
-			if ins.K >= BPF_MEMWORDS {
-				return false
-			}
-			bit := uint16(1) << ins.K
-			if ins.Code == BPF_ST || ins.Code == BPF_STX {
-				wrote |= bit
-			} else if wrote&bit == 0 {
-				g.zero |= bit
-			}
+		reads, writes, ok := armUses(ins)
+		if !ok {
+			return false
 		}
+		g.zero |= reads &^ wrote
+		wrote |= writes
 		if end, ok := g.loadEnd(ins); ok && end > known {
 			known = end
 		}
@@ -285,6 +283,65 @@ func (g *armGen) analyse() bool {
 		}
 	}
 	return true
+}
+
+// Bits of the machine state for armUses: M[k] is bit k.
+const (
+	armUseM = 1<<BPF_MEMWORDS - 1
+	armUseA = 1 << 16
+	armUseX = 1 << 17
+)
+
+// armUses says which of A, X and M[] instruction ins reads and writes; false
+// for a scratch index out of range.
+func armUses(ins Insn) (reads, writes uint32, ok bool) {
+	switch ins.Code {
+	case BPF_LD | BPF_MEM, BPF_LDX | BPF_MEM, BPF_ST, BPF_STX:
+		if ins.K >= BPF_MEMWORDS {
+			return 0, 0, false
+		}
+	}
+	switch ins.Class() {
+	case BPF_LD:
+		writes = armUseA
+		if ins.Code&0xe0 == BPF_IND {
+			reads = armUseX
+		} else if ins.Code&0xe0 == BPF_MEM {
+			reads = 1 << ins.K
+		}
+	case BPF_LDX:
+		writes = armUseX
+		if ins.Code&0xe0 == BPF_MEM {
+			reads = 1 << ins.K
+		}
+	case BPF_ST:
+		reads, writes = armUseA, 1<<ins.K
+	case BPF_STX:
+		reads, writes = armUseX, 1<<ins.K
+	case BPF_ALU:
+		reads, writes = armUseA, armUseA
+		if ins.Code&BPF_X != 0 && ins.Code&0xf0 != BPF_NEG {
+			reads |= armUseX
+		}
+	case BPF_JMP:
+		if ins.Code != BPF_JMP|BPF_JA {
+			reads = armUseA
+			if ins.Code&BPF_X != 0 {
+				reads |= armUseX
+			}
+		}
+	case BPF_RET:
+		if ins.Code&0x18 == BPF_A {
+			reads = armUseA
+		}
+	case BPF_MISC:
+		if ins.Code == BPF_MISC|BPF_TAX {
+			reads, writes = armUseA, armUseX
+		} else {
+			reads, writes = armUseX, armUseA
+		}
+	}
+	return reads, writes, true
 }
 
 // insn emits instruction i; false for an opcode it does not translate.

@@ -7,8 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests of the ARM code generator. The oracle everywhere is the interpreter
@@ -57,6 +59,9 @@ func TestARMCorpusIsNative(t *testing.T) {
 			continue // ip6 protochain: only the interpreter runs it
 		}
 		mustNative(t, f.Insns)
+		if z := (&armGen{}).zeroOf(f.Insns); z != 0 {
+			t.Errorf("%q: zeroes state %#x on entry; tcpdump's programs write before they read", f.Expr, z)
+		}
 		n++
 	}
 	t.Logf("%d corpus filters run as native code; UDIV in ARM state: %v", n, armHasUDIV)
@@ -213,8 +218,29 @@ func TestARMScratch(t *testing.T) {
 		filler.Run(nil, 0)
 		agree(t, p, []byte{b}, 1)
 	}
-	if want := uint16(1 << 3); (&armGen{}).zeroOf(p.insns) != want {
+	if want := uint32(1 << 3); (&armGen{}).zeroOf(p.insns) != want {
 		t.Errorf("zeroed scratch words %#x, want %#x", (&armGen{}).zeroOf(p.insns), want)
+	}
+	// A and X read before any write are 0 whatever the registers held.
+	dirty := mustNative(t, prog(Stmt(BPF_LDX|BPF_IMM, 0xdead), Stmt(BPF_LD|BPF_IMM, 0xbeef), Stmt(BPF_ST, 0), retA))
+	for _, c := range []struct {
+		prog []Insn
+		zero uint32
+	}{
+		{prog(retA), armUseA},
+		{prog(Stmt(BPF_MISC|BPF_TXA, 0), retA), armUseX},
+		{prog(Stmt(BPF_ALU|BPF_ADD|BPF_K, 1), retA), armUseA},
+		{prog(Stmt(BPF_LD|BPF_B|BPF_IND, 0), retA), armUseX},
+		{prog(Stmt(BPF_LD|BPF_IMM, 1), Jump(BPF_JMP|BPF_JGT|BPF_X, 0, 0, 1), Stmt(BPF_RET|BPF_K, 5), retA), armUseX},
+		{prog(Stmt(BPF_STX, 4), Stmt(BPF_LD|BPF_MEM, 4), retA), armUseX},
+		{prog(Stmt(BPF_LD|BPF_IMM, 3), Stmt(BPF_MISC|BPF_TAX, 0), Stmt(BPF_ALU|BPF_NEG, 0), Stmt(BPF_ALU|BPF_ADD|BPF_X, 0), retA), 0},
+	} {
+		if z := (&armGen{}).zeroOf(c.prog); z != c.zero {
+			t.Errorf("zeroed state %#x, want %#x\n%s", z, c.zero, Disassemble(c.prog))
+		}
+		p := mustNative(t, c.prog)
+		dirty.Run(nil, 0)
+		agree(t, p, []byte{7, 8}, 2)
 	}
 	// Never stored: all of them read as 0.
 	for k := range uint32(BPF_MEMWORDS) {
@@ -226,8 +252,8 @@ func TestARMScratch(t *testing.T) {
 }
 
 // zeroOf runs the analysis alone and returns the scratch words to zero.
-func (g *armGen) zeroOf(prog []Insn) uint16 {
-	*g = armGen{prog: prog, reach: make([]bool, len(prog)), known: make([]uint64, len(prog)), wrote: make([]uint16, len(prog))}
+func (g *armGen) zeroOf(prog []Insn) uint32 {
+	*g = armGen{prog: prog, reach: make([]bool, len(prog)), known: make([]uint64, len(prog)), wrote: make([]uint32, len(prog))}
 	if !g.analyse() {
 		return 0xffff
 	}
@@ -483,9 +509,8 @@ func TestARMEncodings(t *testing.T) {
 				g.emit(binary.LittleEndian.Uint32(code[i:]))
 			}
 		}, []string{
-			"mov r0, #0", "mov r1, #0",
-			"cmp r3, #14", "bcc 0x2c", "ldrh r0, [r2, #12]", "rev16 r0, r0",
-			"cmp r0, #2048", "bne 0x28",
+			"cmp r3, #14", "bcc 0x24", "ldrh r0, [r2, #12]", "rev16 r0, r0",
+			"cmp r0, #2048", "bne 0x20",
 			"mov r0, #262144", "bx lr",
 			"bx lr",
 			"mov r0, #0", "bx lr",
@@ -519,4 +544,65 @@ func TestARMEncodings(t *testing.T) {
 			t.Errorf("%s:\ngot\n\t%s\nwant\n\t%s", c.name, strings.Join(got, "\n\t"), strings.Join(c.want, "\n\t"))
 		}
 	}
+}
+
+// BenchmarkARMCorpus runs every corpus filter over all traffic.pcap frames
+// three ways, interleaved in each iteration: native code (Compile), the
+// portable ops (CompilePortable) and golang.org/x/net/bpf (the anchor). It
+// reports ns/frame for each and the speed-ups of native code over the other
+// two ("x-vs", > 1 means native is faster), per filter and as the median
+// over filters. Under qemu-arm the figures are TCG's, so only the ratios
+// within one run mean anything:
+//
+//	GOARCH=arm GOARM=7 go test -exec qemu-arm -run '^$' -bench BenchmarkARMCorpus ./bpf/
+func BenchmarkARMCorpus(b *testing.B) {
+	c := loadCorpus(b)
+	frames := c.Frames
+	var vsOps, vsXnet []float64
+	for _, f := range c.Filters {
+		native, err := Compile(f.Insns, 0)
+		vm, xerr := xnetVM(f.Insns)
+		if err != nil || xerr != nil {
+			continue // ip6 protochain: only the interpreter runs it
+		}
+		ops, _ := CompilePortable(f.Insns, 0)
+		if !native.Native() {
+			b.Fatalf("%q: no native code", f.Expr)
+		}
+		b.Run(f.Expr, func(b *testing.B) {
+			var tx, to, tn time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				xnetPass(vm, frames)
+				t1 := time.Now()
+				compiledPass(ops, frames)
+				t2 := time.Now()
+				compiledPass(native, frames)
+				t3 := time.Now()
+				tx, to, tn = tx+t1.Sub(t0), to+t2.Sub(t1), tn+t3.Sub(t2)
+			}
+			n := float64(b.N) * float64(len(frames))
+			b.ReportMetric(float64(tx.Nanoseconds())/n, "xnet-ns/frame")
+			b.ReportMetric(float64(to.Nanoseconds())/n, "ops-ns/frame")
+			b.ReportMetric(float64(tn.Nanoseconds())/n, "native-ns/frame")
+			b.ReportMetric(float64(to)/float64(tn), "native-x-vs-ops")
+			b.ReportMetric(float64(tx)/float64(tn), "native-x-vs-xnet")
+			vsOps = append(vsOps, float64(to)/float64(tn))
+			vsXnet = append(vsXnet, float64(tx)/float64(tn))
+		})
+	}
+	if len(vsOps) == 0 {
+		return
+	}
+	median := func(v []float64) float64 {
+		v = append([]float64(nil), v...)
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	b.Run("median", func(b *testing.B) {
+		for b.Loop() {
+		}
+		b.ReportMetric(median(vsOps), "median-native-x-vs-ops")
+		b.ReportMetric(median(vsXnet), "median-native-x-vs-xnet")
+	})
 }
