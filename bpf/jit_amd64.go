@@ -118,6 +118,7 @@ type x86Frag struct {
 // x86State is what the forward pass knows on entry to an instruction.
 type x86State struct {
 	reached bool
+	visited bool   // the forward pass has reached it from a predecessor
 	known   uint64 // every path has checked buflen >= known
 	written uint32 // bits 0-15 M[k], 16 A, 17 X: written on every path
 }
@@ -131,6 +132,7 @@ type x86Gen struct {
 	prog  []Insn
 	movbe bool
 	state []x86State
+	bound []uint32    // buflen an absolute load checks, 0 for none
 	zero  uint32      // A, X and M[] words to clear on entry (x86Bit*)
 	fail  int         // label of the shared "return 0"
 	frags [][]x86Frag // per instruction, then the failure stub
@@ -143,6 +145,8 @@ func jitEmit(prog []Insn) ([]byte, bool) {
 }
 
 // jitcall is in jit_amd64.s.
+//
+//go:noescape
 func jitcall(entry uintptr, pkt []byte, wirelen uint32) uint32
 
 // jitSync has nothing to do: x86 keeps instruction fetch coherent with
@@ -259,27 +263,72 @@ func (g *x86Gen) loadEnd(ins Insn) (uint64, bool) {
 	return uint64(ins.K) + size, true
 }
 
-// analyse runs the forward pass: reachability, the buflen every path has
-// checked, and the registers and scratch words written on every path.
+// analyse finds the reachable instructions, the bound each load's check
+// tests (bound), and, in a forward pass, the buflen every path into an
+// instruction has checked and the registers and scratch words written on
+// every path.
 func (g *x86Gen) analyse() {
-	g.state[0] = x86State{reached: true}
+	n := len(g.prog)
 	var buf [2]int
+	g.state[0].reached = true
+	for i := range g.prog {
+		if g.state[i].reached {
+			for _, s := range g.successors(i, &buf) {
+				g.state[s].reached = true
+			}
+		}
+	}
+
+	// need[i] is the least buflen below which every path from i ends
+	// with verdict 0: it fails a load, or returns the constant 0. A
+	// load may therefore test buflen against need[i] instead of its own
+	// end: when that fails the program could only have returned 0. One
+	// check at the first load then covers the loads after it on every
+	// path ("ldh [12]" checks for the "ld [26]" that follows).
+	const never = 1 << 40 // every path returns 0 whatever buflen is
+	need := make([]uint64, n)
+	for i := n - 1; i >= 0; i-- {
+		ins := g.prog[i]
+		if !g.state[i].reached {
+			continue
+		}
+		switch {
+		case ins.Code == BPF_RET|BPF_K && ins.K == 0:
+			need[i] = never
+			continue
+		case ins.Class() == BPF_RET:
+			continue // 0
+		}
+		m := uint64(never) // no successors: the load always fails
+		for _, s := range g.successors(i, &buf) {
+			m = min(m, need[s])
+		}
+		if end, ok := g.loadEnd(ins); ok {
+			m = max(m, end)
+		}
+		need[i] = m
+	}
+	g.bound = make([]uint32, n)
+
 	for i, ins := range g.prog {
 		st := g.state[i]
 		if !st.reached {
 			continue
 		}
-		// Reads before writes.
 		reads, writes := x86Uses(ins)
 		g.zero |= reads &^ st.written
 		st.written |= writes
-		if end, ok := g.loadEnd(ins); ok && end <= 0xffffffff {
-			st.known = max(st.known, end) // past the check, buflen >= end
+		if end, ok := g.loadEnd(ins); ok && end <= 0xffffffff && ins.Code&0xe0 != BPF_IND {
+			if st.known < end {
+				// This load checks; past it buflen >= need[i].
+				g.bound[i] = uint32(min(need[i], 0xffffffff))
+				st.known = uint64(g.bound[i])
+			}
 		}
 		for _, s := range g.successors(i, &buf) {
 			to := &g.state[s]
-			if !to.reached {
-				*to = x86State{reached: true, known: st.known, written: st.written}
+			if !to.visited {
+				to.visited, to.known, to.written = true, st.known, st.written
 				continue
 			}
 			to.known = min(to.known, st.known)
@@ -366,10 +415,7 @@ func (g *x86Gen) insn(i int) {
 			g.jump(-1, g.fail)
 			return
 		}
-		if g.state[i].known < end {
-			g.cmpImm(x86Len, uint32(end))
-			g.jump(x86B, g.fail)
-		}
+		g.check(i)
 		if k <= 0x7fffffff {
 			g.load(ins.Code&0x18, x86A, x86Base, x86Non, int32(k))
 		} else {
@@ -403,10 +449,7 @@ func (g *x86Gen) insn(i int) {
 			g.jump(-1, g.fail)
 			return
 		}
-		if g.state[i].known < end {
-			g.cmpImm(x86Len, uint32(end))
-			g.jump(x86B, g.fail)
-		}
+		g.check(i)
 		if k <= 0x7fffffff {
 			g.load(BPF_B, x86X, x86Base, x86Non, int32(k))
 		} else {
@@ -557,6 +600,14 @@ func (g *x86Gen) insn(i int) {
 			g.jump(cc, jt)
 			g.jump(-1, jf)
 		}
+	}
+}
+
+// check emits the bounds check of absolute load i, if it has one.
+func (g *x86Gen) check(i int) {
+	if b := g.bound[i]; b != 0 {
+		g.cmpImm(x86Len, b)
+		g.jump(x86B, g.fail)
 	}
 }
 
