@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"syscall"
 	"testing"
 )
@@ -139,6 +140,14 @@ func FuzzTimestampAndTimeout(f *testing.F) {
 		got, _ := d.ReadTimeout()
 		in := sec*1000000 + usec
 		out := got.Sec*1000000 + got.Usec
+		// tvtohz saturates at INT_MAX ticks, kept as INT_MAX-1 (hz 1000).
+		const maxOut = (math.MaxInt32 - 1) * 1000
+		if in > maxOut {
+			if out != maxOut {
+				t.Fatalf("timeout %d us read back as %+v, want the saturated %d us", in, got, maxOut)
+			}
+			return
+		}
 		if in == 0 && out != 0 || in != 0 && (out < in || out >= in+1000 && out != 1000) || got.Usec >= 1000000 {
 			t.Fatalf("timeout %d us read back as %+v", in, got)
 		}

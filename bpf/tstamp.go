@@ -307,20 +307,29 @@ func encodeStamp(tstamp uint32, t int64) (sec int64, frac uint64) {
 	if format == BPF_T_NONE {
 		return 0, 0
 	}
-	sec = t / int64(time.Second)
-	ns := t % int64(time.Second)
-	if ns < 0 {
-		sec--
-		ns += int64(time.Second)
+	var ns uint64
+	if t >= 0 {
+		// Unsigned division by a constant is a multiply and a shift,
+		// without the signed fix-ups.
+		s := uint64(t) / uint64(time.Second)
+		sec, ns = int64(s), uint64(t)-s*uint64(time.Second)
+	} else {
+		sec = t / int64(time.Second)
+		n := t % int64(time.Second)
+		if n < 0 {
+			sec--
+			n += int64(time.Second)
+		}
+		ns = uint64(n)
 	}
 	switch format {
 	case BPF_T_MICROTIME:
-		frac = uint64(ns) / 1000
+		frac = ns / 1000
 	case BPF_T_NANOTIME:
-		frac = uint64(ns)
+		frac = ns
 	case BPF_T_BINTIME:
 		// bt_frac = ns * 2^64 / 1e9, exact to the floor.
-		frac, _ = bits.Div64(uint64(ns), 0, uint64(time.Second))
+		frac, _ = bits.Div64(ns, 0, uint64(time.Second))
 	}
 	return sec, frac
 }

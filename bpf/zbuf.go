@@ -119,9 +119,11 @@ func (d *Desc) bufFull() {
 	}
 }
 
-// canWriteStore is bpf_canwritebuf. d.mu held.
+// canWriteStore is bpf_canwritebuf: the store buffer is not handed to the
+// consumer. Only zero-copy buffers are ever assigned, so the buffer mode
+// need not be tested on this per-packet path. d.mu held.
 func (d *Desc) canWriteStore() bool {
-	return d.bufmode != BPF_BUFMODE_ZBUF || !d.bufs[d.store].assigned
+	return !d.bufs[d.store].assigned
 }
 
 // canFreeHold is bpf_canfreebuf: the consumer acknowledged the zero-copy
