@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"runtime"
+	"runtime/debug"
 
 	"golang.org/x/sys/cpu"
 )
@@ -111,6 +112,23 @@ const (
 // A variable so that the tests can take the fallback.
 var armHasUDIV = cpu.ARM.HasIDIVA
 
+// armV7 says whether the program was built for ARMv7 (GOARM=7, the default,
+// which the runtime itself requires of the CPU at startup). The generator
+// uses MOVW and MOVT, which ARMv6 lacks, so a GOARM=5 or 6 build keeps every
+// filter on the ops path.
+var armV7 = func() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return true
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "GOARM" && s.Value != "" {
+			return s.Value[0] >= '7'
+		}
+	}
+	return true
+}()
+
 // armRet0 is the fixup target of branches to the shared "return 0".
 const armRet0 = -1
 
@@ -131,6 +149,14 @@ type armGen struct {
 }
 
 func jitEmit(prog []Insn) ([]byte, bool) {
+	if !armV7 {
+		return nil, false
+	}
+	return armEmit(prog)
+}
+
+// armEmit is jitEmit whatever GOARM says.
+func armEmit(prog []Insn) ([]byte, bool) {
 	if len(prog) == 0 || len(prog) > maxOps {
 		return nil, false
 	}
