@@ -122,8 +122,12 @@ var edgePacket = func() []byte {
 // paths and x/net/bpf (where it defines the same result) must all give it.
 func TestNativeEdgeCases(t *testing.T) {
 	ld := func(code uint16, k uint32) []Insn { return prog(Stmt(code, k), retA) }
-	ldx := func(x uint32, code uint16, k uint32) []Insn { return prog(Stmt(BPF_LDX|BPF_IMM, x), Stmt(code, k), retA) }
-	alu := func(a uint32, code uint16, k uint32) []Insn { return prog(Stmt(BPF_LD|BPF_IMM, a), Stmt(code, k), retA) }
+	ldx := func(x uint32, code uint16, k uint32) []Insn {
+		return prog(Stmt(BPF_LDX|BPF_IMM, x), Stmt(code, k), retA)
+	}
+	alu := func(a uint32, code uint16, k uint32) []Insn {
+		return prog(Stmt(BPF_LD|BPF_IMM, a), Stmt(code, k), retA)
+	}
 	aluX := func(a, x uint32, code uint16) []Insn {
 		return prog(Stmt(BPF_LD|BPF_IMM, a), Stmt(BPF_LDX|BPF_IMM, x), Stmt(code, 0), retA)
 	}
