@@ -137,8 +137,10 @@ type If struct {
 	bhlen  int // bh_hdrlen of every record captured here
 
 	// taps is the reader list as taps walk it, nil when there is no
-	// reader: the idle check is this one load. Published by publish.
-	taps atomic.Pointer[[]listener]
+	// reader, and npeers its length, which the idle check loads. Both
+	// are published by publish.
+	taps   atomic.Pointer[[]listener]
+	npeers atomic.Int32
 	// tsmode is the effective TSMode (never TSDefault), read per packet.
 	tsmode atomic.Int32
 
@@ -153,6 +155,7 @@ type If struct {
 // them calls it. stack.mu held.
 func (b *If) publish() {
 	if len(b.dlist) == 0 {
+		b.npeers.Store(0)
 		b.taps.Store(nil)
 		return
 	}
@@ -161,6 +164,7 @@ func (b *If) publish() {
 		ls[i] = listener{d: d, prog: d.rprog, cnt: d.cnt, skip: skipOf(d.dir), stamp: d.tstamp&BPF_T_FORMAT_MASK != BPF_T_NONE}
 	}
 	b.taps.Store(&ls)
+	b.npeers.Store(int32(len(ls)))
 }
 
 // Attach registers ifp with link type dlt and a link header of hdrlen
@@ -225,12 +229,7 @@ func (b *If) DLT() uint32 { return b.dlt }
 func (b *If) Interface() Interface { return b.ifp }
 
 // Readers returns the number of descriptors on the reader list taps walk.
-func (b *If) Readers() int {
-	if ls := b.taps.Load(); ls != nil {
-		return len(*ls)
-	}
-	return 0
-}
+func (b *If) Readers() int { return int(b.npeers.Load()) }
 
 // s.mu held (or b not yet published).
 func (b *If) publishTSMode(def TSMode) {

@@ -144,7 +144,7 @@ func FuzzTimestampAndTimeout(f *testing.F) {
 		const maxOut = (math.MaxInt32 - 1) * 1000
 		if in > maxOut {
 			if out != maxOut {
-				t.Fatalf("timeout %d us read back as %+v, want the saturated %d us", in, got, maxOut)
+				t.Fatalf("timeout %d us read back as %+v, want the saturated %d us", in, got, int64(maxOut))
 			}
 			return
 		}

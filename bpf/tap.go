@@ -52,20 +52,25 @@ func skipOf(dir Direction) uint8 {
 }
 
 // PeersPresent is bpf_peers_present: whether any descriptor listens.
-func (b *If) PeersPresent() bool { return b != nil && b.taps.Load() != nil }
+func (b *If) PeersPresent() bool { return b != nil && b.npeers.Load() != 0 }
 
 // noStamp is the ext argument of tap when the driver gave no timestamp.
 const noStamp = math.MinInt64
 
 // Mtap is bpf_mtap: hand a received (out false) or transmitted (out true)
 // frame to the listeners. The wire length is len(pkt). Mtap inlines into
-// the driver, so the idle path is one load and a branch.
+// the driver, so the idle path is one load and a branch; that is why the
+// idle check reads npeers (a generic atomic.Pointer load, or a call with
+// more arguments, would put Mtap over the inlining budget).
 func (b *If) Mtap(pkt []byte, out bool) {
-	if b != nil {
-		if ls := b.taps.Load(); ls != nil {
-			b.tap(ls, pkt, dirOf(out), noStamp)
-		}
+	if b != nil && b.npeers.Load() != 0 {
+		b.mtap(pkt, out)
 	}
+}
+
+//go:noinline
+func (b *If) mtap(pkt []byte, out bool) {
+	b.tap(b.taps.Load(), pkt, dirOf(out), noStamp)
 }
 
 // MtapStamp is Mtap with the driver's own timestamp for the frame (uptime,
@@ -73,20 +78,16 @@ func (b *If) Mtap(pkt []byte, out bool) {
 // "external" (FreeBSD's MTAG_BPF_TIMESTAMP tag). A negative uptime is
 // taken as 0.
 func (b *If) MtapStamp(pkt []byte, out bool, uptime time.Duration) {
-	if b != nil {
-		if ls := b.taps.Load(); ls != nil {
-			b.tap(ls, pkt, dirOf(out), max(int64(uptime), 0))
-		}
+	if b != nil && b.npeers.Load() != 0 {
+		b.tap(b.taps.Load(), pkt, dirOf(out), max(int64(uptime), 0))
 	}
 }
 
 // Tap is bpf_tap: a flat buffer with no direction information, so every
 // listener sees it whatever its direction setting.
 func (b *If) Tap(pkt []byte) {
-	if b != nil {
-		if ls := b.taps.Load(); ls != nil {
-			b.tap(ls, pkt, tapAny, noStamp)
-		}
+	if b != nil && b.npeers.Load() != 0 {
+		b.tap(b.taps.Load(), pkt, tapAny, noStamp)
 	}
 }
 
@@ -98,16 +99,12 @@ var mtap2Pool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &
 // front of the packet; the filter here reads flat memory, so the two are
 // joined in a pooled scratch buffer (no allocation once warm).
 func (b *If) Mtap2(hdr, pkt []byte, out bool) {
-	if b == nil {
-		return
-	}
-	ls := b.taps.Load()
-	if ls == nil {
+	if b == nil || b.npeers.Load() == 0 {
 		return
 	}
 	bp := mtap2Pool.Get().(*[]byte)
 	buf := append(append((*bp)[:0], hdr...), pkt...)
-	b.tap(ls, buf, dirOf(out), noStamp)
+	b.tap(b.taps.Load(), buf, dirOf(out), noStamp)
 	*bp = buf[:0]
 	mtap2Pool.Put(bp)
 }
@@ -129,8 +126,12 @@ func dirOf(out bool) uint8 {
 //
 // ext is the driver's stamp (MtapStamp), or noStamp. The clock is read at
 // most once per packet, by the first descriptor that stores it with a
-// timestamp. The wire length is len(pkt).
+// timestamp. The wire length is len(pkt). lp is the list the caller
+// loaded; nil (the last reader left since the idle check) is no listener.
 func (b *If) tap(lp *[]listener, pkt []byte, dir uint8, ext int64) {
+	if lp == nil {
+		return
+	}
 	st := pktStamp{up: ext}
 	wirelen := uint32(len(pkt))
 	for i, ls := 0, *lp; i < len(ls); i++ {
