@@ -120,8 +120,9 @@ var seedPacket = []byte{
 
 // FuzzValidate feeds raw instruction bytes to the validator. It must never
 // panic, its errors must wrap ErrInvalidProgram, and a program it accepts
-// must run on both paths, without panicking (an out-of-range jump or
-// scratch index would), to the same verdict. A program it rejects must
+// must run on every path (the interpreter, the machine code where there is
+// a generator, the portable ops) without panicking or crashing (an
+// out-of-range jump or scratch index would), to the same verdict. A program it rejects must
 // still run on the interpreter without panicking or hanging.
 func FuzzValidate(f *testing.F) {
 	for _, p := range seedPrograms() {
@@ -149,20 +150,26 @@ func FuzzValidate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Compile rejected a valid program: %v", err)
 		}
+		port, err := CompilePortable(p, int(max))
+		if err != nil {
+			t.Fatalf("CompilePortable rejected a valid program: %v", err)
+		}
 		for _, pkt := range [][]byte{nil, seedPacket[:13], seedPacket} {
 			w := uint32(len(pkt))
-			if a, b := Filter(p, pkt, w), c.Run(pkt, w); a != b {
-				t.Fatalf("interpreter %d, compiled %d on a %d-byte packet\n%s", a, b, len(pkt), Disassemble(p))
+			if a, b, o := Filter(p, pkt, w), c.Run(pkt, w), port.Run(pkt, w); a != b || a != o {
+				t.Fatalf("interpreter %d, compiled (native=%v) %d, portable %d on a %d-byte packet\n%s", a, c.Native(), b, o, len(pkt), Disassemble(p))
 			}
 		}
 	})
 }
 
 // FuzzAgree is the differential target: for a program that validates (built
-// by decodeValid) and any packet and wire length, the interpreter and the
-// compiled path return the same verdict, and x/net/bpf returns it too
-// wherever it defines the same result (see xnetComparable; x/net/bpf runs
-// with the wire length equal to the captured length, the only one it has).
+// by decodeValid) and any packet and wire length, the interpreter, the
+// machine code (Compile, where this platform has a generator) and the
+// portable ops (CompilePortable) return the same verdict, and x/net/bpf
+// returns it too wherever it defines the same result (see xnetComparable;
+// x/net/bpf runs with the wire length equal to the captured length, the only
+// one it has).
 func FuzzAgree(f *testing.F) {
 	for _, p := range seedPrograms() {
 		f.Add(encodeRaw(p), seedPacket, uint16(0))
@@ -177,10 +184,14 @@ func FuzzAgree(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		port, err := CompilePortable(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		wire := uint32(len(pkt)) + uint32(extraWire)
-		interp, comp := Filter(p, pkt, wire), c.Run(pkt, wire)
-		if interp != comp {
-			t.Fatalf("interpreter %d, compiled %d (wire %d)\n%s", interp, comp, wire, Disassemble(p))
+		interp, comp, ops := Filter(p, pkt, wire), c.Run(pkt, wire), port.Run(pkt, wire)
+		if interp != comp || interp != ops {
+			t.Fatalf("interpreter %d, compiled (native=%v) %d, portable %d (wire %d)\n%s", interp, c.Native(), comp, ops, wire, Disassemble(p))
 		}
 		if ok, _ := xnetComparable(p); !ok {
 			return
@@ -197,7 +208,10 @@ func FuzzAgree(f *testing.F) {
 			t.Fatalf("interpreter %d, x/net/bpf %d\n%s", got, want, Disassemble(p))
 		}
 		if got := c.Run(pkt, uint32(len(pkt))); got != uint32(want) {
-			t.Fatalf("compiled %d, x/net/bpf %d\n%s", got, want, Disassemble(p))
+			t.Fatalf("compiled (native=%v) %d, x/net/bpf %d\n%s", c.Native(), got, want, Disassemble(p))
+		}
+		if got := port.Run(pkt, uint32(len(pkt))); got != uint32(want) {
+			t.Fatalf("portable %d, x/net/bpf %d\n%s", got, want, Disassemble(p))
 		}
 	})
 }

@@ -145,7 +145,8 @@ func (f *corpusFilter) accepted(i int) bool { return f.Bitmap[i/8]>>(i%8)&1 == 1
 const protochainExpr = "ip6 protochain 6"
 
 // TestCorpusVerdicts is acceptance point 1: for every corpus filter, the
-// interpreter and the compiled path accept exactly the frames the oracle
+// interpreter and both compiled paths (machine code where this platform has
+// a generator, and the portable ops) accept exactly the frames the oracle
 // bitmap says, frame by frame, with the wire length from the pcap record.
 func TestCorpusVerdicts(t *testing.T) {
 	c := loadCorpus(t)
@@ -162,35 +163,40 @@ func TestCorpusVerdicts(t *testing.T) {
 			} else if err != nil {
 				t.Fatal(err)
 			}
-			var interpMiss, compMiss, interpN, compN int
-			for i, fr := range c.Frames {
-				want := f.accepted(i)
-				wire := uint32(fr.Length)
-				if got := Filter(f.Insns, fr.Data, wire) != 0; got != want {
-					if interpMiss < 5 {
-						t.Errorf("interpreter: frame %d: accepted=%v, oracle %v", i, got, want)
-					}
-					interpMiss++
-				} else if got {
-					interpN++
-				}
-				if prog == nil {
-					continue
-				}
-				if got := prog.Run(fr.Data, wire) != 0; got != want {
-					if compMiss < 5 {
-						t.Errorf("compiled: frame %d: accepted=%v, oracle %v", i, got, want)
-					}
-					compMiss++
-				} else if got {
-					compN++
-				}
+			type path struct {
+				name string
+				run  func(pkt []byte, wirelen uint32) uint32
 			}
-			if interpMiss != 0 || compMiss != 0 {
-				t.Errorf("%d interpreter and %d compiled mismatches over %d frames", interpMiss, compMiss, len(c.Frames))
+			paths := []path{{"interpreter", func(pkt []byte, w uint32) uint32 { return Filter(f.Insns, pkt, w) }}}
+			if prog != nil {
+				port, err := CompilePortable(f.Insns, DefaultMaxInsns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := "compiled (ops)"
+				if prog.Native() {
+					name = "compiled (native)"
+				}
+				paths = append(paths, path{name, prog.Run}, path{"portable", port.Run})
 			}
-			if interpN != f.Matches || (prog != nil && compN != f.Matches) {
-				t.Errorf("matched %d (interpreter) / %d (compiled), oracle %d", interpN, compN, f.Matches)
+			for _, path := range paths {
+				miss, n := 0, 0
+				for i, fr := range c.Frames {
+					want := f.accepted(i)
+					got := path.run(fr.Data, uint32(fr.Length)) != 0
+					if got != want {
+						if miss < 5 {
+							t.Errorf("%s: frame %d: accepted=%v, oracle %v", path.name, i, got, want)
+						}
+						miss++
+					}
+					if got {
+						n++
+					}
+				}
+				if miss != 0 || n != f.Matches {
+					t.Errorf("%s: %d mismatches over %d frames; matched %d, oracle %d", path.name, miss, len(c.Frames), n, f.Matches)
+				}
 			}
 		})
 	}
@@ -324,8 +330,8 @@ func xnetComparable(prog []Insn) (bool, string) {
 	return true, ""
 }
 
-// TestCorpusAgainstXnet runs x/net/bpf over the corpus next to both of our
-// paths: a second, live check of the oracle bitmaps.
+// TestCorpusAgainstXnet runs x/net/bpf over the corpus next to all three of
+// our paths: a second, live check of the oracle bitmaps.
 func TestCorpusAgainstXnet(t *testing.T) {
 	if ok, why := xnetComparable(arpProg); !ok {
 		t.Skip(why)
@@ -346,6 +352,10 @@ func TestCorpusAgainstXnet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		port, err := CompilePortable(f.Insns, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for i, fr := range c.Frames {
 			want, err := vm.Run(fr.Data)
 			if err != nil {
@@ -356,7 +366,10 @@ func TestCorpusAgainstXnet(t *testing.T) {
 				t.Fatalf("%s frame %d: interpreter %d, x/net/bpf %d", f.Expr, i, got, want)
 			}
 			if got := prog.Run(fr.Data, n); got != uint32(want) {
-				t.Fatalf("%s frame %d: compiled %d, x/net/bpf %d", f.Expr, i, got, want)
+				t.Fatalf("%s frame %d: compiled (native=%v) %d, x/net/bpf %d", f.Expr, i, prog.Native(), got, want)
+			}
+			if got := port.Run(fr.Data, n); got != uint32(want) {
+				t.Fatalf("%s frame %d: portable %d, x/net/bpf %d", f.Expr, i, got, want)
 			}
 		}
 	}
