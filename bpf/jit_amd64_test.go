@@ -84,6 +84,8 @@ func TestX86Encodings(t *testing.T) {
 		{func(g *x86Gen) { g.insn(3) }, "shl eax,cl|xor edx,edx|cmp ecx,0x20|cmovae eax,edx"},
 		{func(g *x86Gen) { g.insn(4) }, "shr eax,cl|xor edx,edx|cmp ecx,0x20|cmovae eax,edx"},
 		{func(g *x86Gen) { g.insn(5) }, "ret"},
+		{func(g *x86Gen) { g.selectRet(x86E, Stmt(BPF_RET|BPF_A, 0), Stmt(BPF_RET|BPF_K, 0)) }, "mov edx,eax|mov eax,0x0|cmove eax,edx|ret"},
+		{func(g *x86Gen) { g.selectRet(x86AE, Stmt(BPF_RET|BPF_K, 0x40000), Stmt(BPF_RET|BPF_A, 0)) }, "mov edx,0x40000|cmovae eax,edx|ret"},
 	}
 	// Instructions that g.insn emits whole; the code above indexes them.
 	insns := []Insn{

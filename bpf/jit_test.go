@@ -243,6 +243,16 @@ func TestNativeEdgeCases(t *testing.T) {
 		{"jgt x unsigned", test(0xffffffff, BPF_JMP|BPF_JGT|BPF_X, 0xfffffffe), 0, 1},
 		{"jge x", test(0xfffffffe, BPF_JMP|BPF_JGE|BPF_X, 0xffffffff), 0, 2},
 		{"jset x", test(0x8000, BPF_JMP|BPF_JSET|BPF_X, 0xc000), 0, 1},
+		// Tests whose branches both return: the verdict is selected
+		// without a branch, and a 0 loaded on the way must not disturb
+		// the flags the selection reads.
+		{"jeq to ret a / ret 0, taken", prog(Stmt(BPF_LD|BPF_IMM, 5), Jump(BPF_JMP|BPF_JEQ|BPF_K, 5, 0, 1), retA, Stmt(BPF_RET|BPF_K, 0)), 0, 5},
+		{"jeq to ret a / ret 0, not taken", prog(Stmt(BPF_LD|BPF_IMM, 6), Jump(BPF_JMP|BPF_JEQ|BPF_K, 5, 0, 1), retA, Stmt(BPF_RET|BPF_K, 0)), 0, 0},
+		{"jgt to ret 0 / ret a, not taken", prog(Stmt(BPF_LD|BPF_IMM, 3), Jump(BPF_JMP|BPF_JGT|BPF_K, 4, 0, 1), Stmt(BPF_RET|BPF_K, 0), retA), 0, 3},
+		{"jgt to ret 0 / ret a, taken", prog(Stmt(BPF_LD|BPF_IMM, 5), Jump(BPF_JMP|BPF_JGT|BPF_K, 4, 0, 1), Stmt(BPF_RET|BPF_K, 0), retA), 0, 0},
+		{"jset to ret 0 / ret 9", prog(Stmt(BPF_LD|BPF_IMM, 0x10), Jump(BPF_JMP|BPF_JSET|BPF_K, 0x10, 0, 1), Stmt(BPF_RET|BPF_K, 0), Stmt(BPF_RET|BPF_K, 9)), 0, 0},
+		{"jset x to ret 0 / ret 9", prog(Stmt(BPF_LD|BPF_IMM, 0x10), Stmt(BPF_LDX|BPF_IMM, 0x20), Jump(BPF_JMP|BPF_JSET|BPF_X, 0, 0, 1), Stmt(BPF_RET|BPF_K, 0), Stmt(BPF_RET|BPF_K, 9)), 0, 9},
+		{"jge x to ret a / ret a", prog(Stmt(BPF_LD|BPF_IMM, 7), Jump(BPF_JMP|BPF_JGE|BPF_X, 0, 0, 1), retA, retA), 0, 7},
 		{"ja", prog(Stmt(BPF_JMP|BPF_JA, 1), Stmt(BPF_RET|BPF_K, 1), Stmt(BPF_RET|BPF_K, 2)), 0, 2},
 		{"jt == jf", prog(Jump(BPF_JMP|BPF_JEQ|BPF_K, 0, 1, 1), Stmt(BPF_RET|BPF_K, 1), Stmt(BPF_RET|BPF_K, 2)), 0, 2},
 		{"both branches jump", prog(Stmt(BPF_LD|H, 0), Jump(BPF_JMP|BPF_JEQ|BPF_K, 0x1011, 1, 2), Stmt(BPF_RET|BPF_K, 1),

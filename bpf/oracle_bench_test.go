@@ -1,6 +1,8 @@
 package bpf
 
 import (
+	"math"
+	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -12,14 +14,20 @@ import (
 
 // BenchmarkCorpus is acceptance point 4. For every corpus filter it runs
 // one pass over all traffic.pcap frames (held in memory) with x/net/bpf's
-// VM (the anchor), our interpreter (Filter) and the compiled path
-// (Program.Run), interleaved within each iteration so that all three see the
-// same machine conditions, and reports ns/frame for each plus the speed-up
-// over x/net/bpf ("x-vs-xnet", > 1 means faster). allocs/op covers all
-// three paths, so 0 shows the compiled path allocates nothing. "median"
-// reports the median of the per-filter ratios and re-runs the median filter
-// (by x/net/bpf time); "walk" is the memory floor every path pays, and
-// "median-hot" the median filter over one cache-resident frame.
+// VM (the anchor), our interpreter (Filter), the compiled path
+// (Program.Run from Compile: machine code where this platform has a code
+// generator) and the portable ops (Program.Run from CompilePortable, the
+// net.bpf.jitter.enable=0 path), interleaved within each iteration so that
+// all four see the same machine conditions. It reports ns/frame for each
+// and the speed-up over x/net/bpf ("x-vs-xnet", > 1 means faster) and, when
+// gcc and libpcap-dev are installed, over libpcap's C bpf_filter run over
+// the same frames ("x-vs-libpcap"). allocs/op covers all paths, so 0 shows
+// the compiled paths allocate nothing.
+//
+// "median" reports the median, minimum and maximum over filters of each
+// ratio, and re-runs the median filter (by x/net/bpf time); "walk" is the
+// memory floor every path pays, and "median-hot" the median filter over one
+// cache-resident frame.
 //
 //	go test -run '^$' -bench BenchmarkCorpus -benchmem ./bpf/
 func BenchmarkCorpus(b *testing.B) {
@@ -27,11 +35,16 @@ func BenchmarkCorpus(b *testing.B) {
 	frames := c.Frames
 	nf := float64(len(frames))
 	type result struct {
-		expr                   string
-		xnet, interp, compiled float64 // ns/frame
+		expr                             string
+		xnet, interp, compiled, portable float64 // ns/frame
 	}
 	var results []result
 	libpcap := libpcapTimes(b, c) // nil when gcc or libpcap-dev is absent
+	if p, err := Compile(arpProg, 0); err == nil && p.Native() {
+		b.Logf("compiled = native code (%s)", runtime.GOARCH)
+	} else {
+		b.Logf("compiled = portable ops (no code generator on %s/%s)", runtime.GOOS, runtime.GOARCH)
+	}
 
 	b.Run("walk", func(b *testing.B) {
 		// Anchor for the memory floor: the loop plus one read of each
@@ -48,9 +61,44 @@ func BenchmarkCorpus(b *testing.B) {
 		_ = sink
 	})
 
+	// measure runs the four paths interleaved and returns their ns/frame.
+	measure := func(b *testing.B, insns []Insn, frames []pcap.Frame) result {
+		prog, _ := Compile(insns, 0)
+		port, _ := CompilePortable(insns, 0)
+		vm, _ := xnetVM(insns)
+		var tx, ti, tc, tp time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			xnetPass(vm, frames)
+			t1 := time.Now()
+			interpPass(insns, frames)
+			t2 := time.Now()
+			compiledPass(prog, frames)
+			t3 := time.Now()
+			compiledPass(port, frames)
+			t4 := time.Now()
+			tx, ti, tc, tp = tx+t1.Sub(t0), ti+t2.Sub(t1), tc+t3.Sub(t2), tp+t4.Sub(t3)
+		}
+		n := float64(b.N) * float64(len(frames))
+		r := result{
+			xnet:     float64(tx.Nanoseconds()) / n,
+			interp:   float64(ti.Nanoseconds()) / n,
+			compiled: float64(tc.Nanoseconds()) / n,
+			portable: float64(tp.Nanoseconds()) / n,
+		}
+		b.ReportMetric(r.xnet, "xnet-ns/frame")
+		b.ReportMetric(r.interp, "interp-ns/frame")
+		b.ReportMetric(r.compiled, "compiled-ns/frame")
+		b.ReportMetric(r.portable, "portable-ns/frame")
+		b.ReportMetric(r.xnet/r.interp, "interp-x-vs-xnet")
+		b.ReportMetric(r.xnet/r.compiled, "compiled-x-vs-xnet")
+		b.ReportMetric(r.xnet/r.portable, "portable-x-vs-xnet")
+		return r
+	}
+
 	for _, f := range c.Filters {
-		prog, err := Compile(f.Insns, 0)
-		vm, xerr := xnetVM(f.Insns)
+		_, err := Compile(f.Insns, 0)
+		_, xerr := xnetVM(f.Insns)
 		if err != nil || xerr != nil {
 			// ip6 protochain: only the interpreter can run it.
 			b.Run(f.Expr, func(b *testing.B) {
@@ -61,32 +109,17 @@ func BenchmarkCorpus(b *testing.B) {
 			})
 			continue
 		}
-		r := result{expr: f.Expr}
+		var r result
 		b.Run(f.Expr, func(b *testing.B) {
-			var tx, ti, tc time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				xnetPass(vm, frames)
-				t1 := time.Now()
-				interpPass(f.Insns, frames)
-				t2 := time.Now()
-				compiledPass(prog, frames)
-				t3 := time.Now()
-				tx, ti, tc = tx+t1.Sub(t0), ti+t2.Sub(t1), tc+t3.Sub(t2)
-			}
-			n := float64(b.N) * nf
-			r.xnet, r.interp, r.compiled = float64(tx.Nanoseconds())/n, float64(ti.Nanoseconds())/n, float64(tc.Nanoseconds())/n
-			b.ReportMetric(r.xnet, "xnet-ns/frame")
-			b.ReportMetric(r.interp, "interp-ns/frame")
-			b.ReportMetric(r.compiled, "compiled-ns/frame")
-			b.ReportMetric(r.xnet/r.interp, "interp-x-vs-xnet")
-			b.ReportMetric(r.xnet/r.compiled, "compiled-x-vs-xnet")
+			r = measure(b, f.Insns, frames)
 			if ns, ok := libpcap[f.Expr]; ok {
 				b.ReportMetric(ns, "libpcap-ns/frame")
 				b.ReportMetric(ns/r.compiled, "compiled-x-vs-libpcap")
+				b.ReportMetric(ns/r.portable, "portable-x-vs-libpcap")
 			}
 		})
-		if r.xnet > 0 && r.interp > 0 && r.compiled > 0 {
+		r.expr = f.Expr
+		if r.xnet > 0 && r.interp > 0 && r.compiled > 0 && r.portable > 0 {
 			results = append(results, r)
 		}
 	}
@@ -94,7 +127,7 @@ func BenchmarkCorpus(b *testing.B) {
 		return
 	}
 
-	// The median filter by anchor time, re-measured with the three paths
+	// The median filter by anchor time, re-measured with the paths
 	// interleaved so that they share the same machine conditions.
 	sort.Slice(results, func(i, j int) bool { return results[i].xnet < results[j].xnet })
 	med := results[len(results)/2]
@@ -104,45 +137,52 @@ func BenchmarkCorpus(b *testing.B) {
 			mf = &c.Filters[i]
 		}
 	}
-	ratios := func(get func(result) float64) float64 {
+	// spread returns the median, minimum and maximum over filters of
+	// anchor time / path time, and the filters at the extremes.
+	spread := func(anchor, path func(result) float64) (medv, minv, maxv float64, minExpr, maxExpr string) {
 		v := make([]float64, len(results))
+		minv, maxv = math.Inf(1), math.Inf(-1)
 		for i, r := range results {
-			v[i] = r.xnet / get(r)
+			v[i] = anchor(r) / path(r)
+			if v[i] < minv {
+				minv, minExpr = v[i], r.expr
+			}
+			if v[i] > maxv {
+				maxv, maxExpr = v[i], r.expr
+			}
 		}
 		sort.Float64s(v)
-		return v[len(v)/2]
+		return v[len(v)/2], minv, maxv, minExpr, maxExpr
+	}
+	xnetOf := func(r result) float64 { return r.xnet }
+	libpcapOf := func(r result) float64 { return libpcap[r.expr] }
+	paths := []struct {
+		name string
+		get  func(result) float64
+	}{
+		{"compiled", func(r result) float64 { return r.compiled }},
+		{"portable", func(r result) float64 { return r.portable }},
+		{"interp", func(r result) float64 { return r.interp }},
 	}
 	b.Run("median", func(b *testing.B) {
 		b.Logf("median filter by x/net/bpf time: %q", mf.Expr)
-		prog, _ := Compile(mf.Insns, 0)
-		vm, _ := xnetVM(mf.Insns)
-		var tx, ti, tc time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			xnetPass(vm, frames)
-			t1 := time.Now()
-			interpPass(mf.Insns, frames)
-			t2 := time.Now()
-			compiledPass(prog, frames)
-			t3 := time.Now()
-			tx, ti, tc = tx+t1.Sub(t0), ti+t2.Sub(t1), tc+t3.Sub(t2)
-		}
-		n := float64(b.N) * nf
-		b.ReportMetric(float64(tx.Nanoseconds())/n, "xnet-ns/frame")
-		b.ReportMetric(float64(ti.Nanoseconds())/n, "interp-ns/frame")
-		b.ReportMetric(float64(tc.Nanoseconds())/n, "compiled-ns/frame")
-		b.ReportMetric(float64(tx)/float64(tc), "compiled-x-vs-xnet")
-		b.ReportMetric(float64(tx)/float64(ti), "interp-x-vs-xnet")
-		b.ReportMetric(ratios(func(r result) float64 { return r.compiled }), "median-compiled-x-vs-xnet")
-		b.ReportMetric(ratios(func(r result) float64 { return r.interp }), "median-interp-x-vs-xnet")
-		if libpcap != nil {
-			// The median over filters of libpcap time / compiled time.
-			v := make([]float64, len(results))
-			for i, r := range results {
-				v[i] = libpcap[r.expr] / r.compiled
+		measure(b, mf.Insns, frames)
+		for _, p := range paths {
+			m, lo, hi, loExpr, hiExpr := spread(xnetOf, p.get)
+			b.ReportMetric(m, "median-"+p.name+"-x-vs-xnet")
+			b.ReportMetric(lo, "min-"+p.name+"-x-vs-xnet")
+			b.ReportMetric(hi, "max-"+p.name+"-x-vs-xnet")
+			b.Logf("%s vs x/net/bpf: median %.2fx, min %.2fx (%s), max %.2fx (%s)", p.name, m, lo, loExpr, hi, hiExpr)
+			if libpcap == nil || p.name == "interp" {
+				continue
 			}
-			sort.Float64s(v)
-			b.ReportMetric(v[len(v)/2], "median-compiled-x-vs-libpcap")
+			m, lo, hi, loExpr, hiExpr = spread(libpcapOf, p.get)
+			b.ReportMetric(m, "median-"+p.name+"-x-vs-libpcap")
+			b.ReportMetric(lo, "min-"+p.name+"-x-vs-libpcap")
+			b.ReportMetric(hi, "max-"+p.name+"-x-vs-libpcap")
+			b.Logf("%s vs libpcap: median %.2fx, min %.2fx (%s), max %.2fx (%s)", p.name, m, lo, loExpr, hi, hiExpr)
+		}
+		if libpcap != nil {
 			b.ReportMetric(libpcap[mf.Expr], "libpcap-ns/frame")
 		}
 	})
@@ -153,7 +193,6 @@ func BenchmarkCorpus(b *testing.B) {
 	// implementation pays on real traffic.
 	b.Run("median-hot", func(b *testing.B) {
 		prog, _ := Compile(mf.Insns, 0)
-		vm, _ := xnetVM(mf.Insns)
 		var fr pcap.Frame
 		for i := range frames {
 			if prog.Run(frames[i].Data, uint32(frames[i].Length)) != 0 {
@@ -165,18 +204,7 @@ func BenchmarkCorpus(b *testing.B) {
 		for i := range hot {
 			hot[i] = fr
 		}
-		var tx, tc time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			xnetPass(vm, hot)
-			t1 := time.Now()
-			compiledPass(prog, hot)
-			tx, tc = tx+t1.Sub(t0), tc+time.Since(t1)
-		}
-		n := float64(b.N) * float64(len(hot))
-		b.ReportMetric(float64(tx.Nanoseconds())/n, "xnet-ns/frame")
-		b.ReportMetric(float64(tc.Nanoseconds())/n, "compiled-ns/frame")
-		b.ReportMetric(float64(tx)/float64(tc), "compiled-x-vs-xnet")
+		measure(b, mf.Insns, hot)
 	})
 }
 
