@@ -15,7 +15,7 @@ import (
 	"github.com/baretap/baretap/pcap"
 )
 
-const filterUsage = `usage: baretap filter -r FILE.pcap (-f PROG | -e EXPR) [-bench R] [-maxinsns N] [-novalidate]
+const filterUsage = `usage: baretap filter -r FILE.pcap (-f PROG | -e EXPR) [-bench R] [-maxinsns N] [-nojit] [-novalidate]
 
 Runs a classic BPF program over every frame of a pcap file (LINKTYPE_ETHERNET)
 and prints "matched M of N frames" as its last line. A frame matches when the
@@ -26,12 +26,16 @@ PROG is a file holding the program as printed by "tcpdump -dd" (C initialisers),
 EXPR by running "tcpdump -y EN10MB -ddd EXPR", so it needs tcpdump installed.
 
 The program is checked with FreeBSD's validator (net.bpf.maxinsns = -maxinsns)
-and run on the compiled path. -novalidate skips the validator and runs the
-interpreter with libpcap's semantics instead, as "tcpdump -r" does; it accepts
-programs such as "ip6 protochain" whose backward jump FreeBSD refuses.
+and run on the compiled path: machine code where this host has a code
+generator (amd64, arm), the portable compiled form otherwise. -nojit keeps it
+on the portable form, like FreeBSD's net.bpf.jitter.enable=0. -novalidate skips
+the validator and runs the interpreter with libpcap's semantics instead, as
+"tcpdump -r" does; it accepts programs such as "ip6 protochain" whose backward
+jump FreeBSD refuses.
 
 -bench R runs the program R more times over all frames (held in memory) and
-prints "ns/frame X" for it before the last line.
+prints "path P" (native, portable or interpreter: what ran) and "ns/frame X"
+for it before the last line.
 
 flags:
 `
@@ -45,6 +49,7 @@ func runFilter(args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("bench", 0, "time `R` runs over all frames and print ns/frame")
 	maxInsns := fs.Int("maxinsns", bpf.DefaultMaxInsns, "longest program accepted (net.bpf.maxinsns)")
 	noValidate := fs.Bool("novalidate", false, "skip FreeBSD's validator; run the interpreter as libpcap does")
+	noJIT := fs.Bool("nojit", false, "run the portable compiled form, not machine code (net.bpf.jitter.enable=0)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, filterUsage)
@@ -71,16 +76,25 @@ func runFilter(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	// verdict runs the program over one frame.
+	// verdict runs the program over one frame; path says which form.
 	var verdict func(pkt []byte, wirelen uint32) uint32
+	path := "interpreter"
 	if *noValidate {
 		verdict = func(pkt []byte, wirelen uint32) uint32 { return bpf.Filter(insns, pkt, wirelen) }
 	} else {
-		p, err := bpf.Compile(insns, *maxInsns)
+		compile := bpf.Compile
+		if *noJIT {
+			compile = bpf.CompilePortable
+		}
+		p, err := compile(insns, *maxInsns)
 		if err != nil {
 			return fail(stderr, "%s: %v", programName(*progFile, *expr), err)
 		}
 		verdict = p.Run
+		path = "portable"
+		if p.Native() {
+			path = "native"
+		}
 	}
 
 	hdr, frames, err := pcap.ReadFile(*file)
@@ -107,6 +121,7 @@ func runFilter(args []string, stdout, stderr io.Writer) int {
 		}
 		elapsed := time.Since(start)
 		ns := float64(elapsed.Nanoseconds()) / float64(*rounds) / float64(len(frames))
+		fmt.Fprintf(stdout, "path %s\n", path)
 		fmt.Fprintf(stdout, "ns/frame %.2f\n", ns)
 		_ = sink
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,20 +90,57 @@ func TestFilterCounts(t *testing.T) {
 
 func TestFilterBench(t *testing.T) {
 	file := writePcap(t, pcap.LinkTypeEthernet, frame(0x0806, 60), frame(0x0800, 60))
-	code, out, errOut := runCLI("filter", "-r", file, "-f", writeFile(t, "p", arpDDD), "-bench", "3")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
+	prog := writeFile(t, "p", arpDDD)
+	// The path line says which form ran: machine code where this host
+	// has a generator, unless -nojit; the interpreter for -novalidate.
+	native := "portable"
+	if runtime.GOOS == "linux" && (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm") {
+		native = "native"
 	}
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if len(lines) != 2 || lines[1] != "matched 1 of 2 frames" {
-		t.Fatalf("output %q", out)
+	for _, c := range []struct {
+		flags []string
+		path  string
+	}{
+		{nil, native},
+		{[]string{"-nojit"}, "portable"},
+		{[]string{"-novalidate"}, "interpreter"},
+	} {
+		args := append([]string{"filter", "-r", file, "-f", prog, "-bench", "3"}, c.flags...)
+		code, out, errOut := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.flags, code, errOut)
+		}
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if len(lines) != 3 || lines[0] != "path "+c.path || lines[2] != "matched 1 of 2 frames" {
+			t.Fatalf("%v: output %q, want path %s, ns/frame, matched 1 of 2", c.flags, out, c.path)
+		}
+		f := strings.Fields(lines[1])
+		if len(f) != 2 || f[0] != "ns/frame" {
+			t.Fatalf("%v: second line %q, want \"ns/frame X\"", c.flags, lines[1])
+		}
+		if ns, err := strconv.ParseFloat(f[1], 64); err != nil || ns <= 0 {
+			t.Errorf("%v: ns/frame %q is not a positive number", c.flags, f[1])
+		}
 	}
-	f := strings.Fields(lines[0])
-	if len(f) != 2 || f[0] != "ns/frame" {
-		t.Fatalf("first line %q, want \"ns/frame X\"", lines[0])
-	}
-	if ns, err := strconv.ParseFloat(f[1], 64); err != nil || ns <= 0 {
-		t.Errorf("ns/frame %q is not a positive number", f[1])
+}
+
+// TestFilterNoJIT: the portable form gives the same counts as the default
+// path and the interpreter over the shared corpus traffic.
+func TestFilterNoJIT(t *testing.T) {
+	traffic := filepath.Join(benchDir(t), "traffic.pcap")
+	for _, text := range []string{arpDDD, "4,40 0 0 12,21 0 1 2048,6 0 0 262144,6 0 0 0\n"} {
+		prog := writeFile(t, "p", text)
+		var last []string
+		for _, flags := range [][]string{nil, {"-nojit"}, {"-novalidate"}} {
+			code, out, errOut := runCLI(append([]string{"filter", "-r", traffic, "-f", prog}, flags...)...)
+			if code != 0 {
+				t.Fatalf("%v: exit %d: %s", flags, code, errOut)
+			}
+			last = append(last, lastLine(out))
+		}
+		if last[0] != last[1] || last[0] != last[2] {
+			t.Errorf("counts differ: default %q, -nojit %q, -novalidate %q", last[0], last[1], last[2])
+		}
 	}
 }
 
