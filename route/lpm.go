@@ -71,7 +71,18 @@ const (
 	// granularity for IPv4).
 	directFlag = 1 << 30
 	// indexFlag: a search covers one /8 step's ranges only.
-	indexFlag   = 1 << 29
+	indexFlag = 1 << 29
+	// flatFlag (IPv4 only): the lookup part is a flat block of 256 uint16,
+	// the value of each /24 of the chunk, then one such block (at /32
+	// granularity) per /24 that holds longer prefixes; the count field is
+	// the number of those sub-blocks. A block value with kidFlag set names
+	// a sub-block.
+	flatFlag = 1 << 28
+	// inlineFlag (IPv4 only): the chunk's descriptor answers every lookup
+	// (kind leaf or inline3); the lookup part is that descriptor, two
+	// words, low half first.
+	inlineFlag  = 1 << 27
+	blockWords  = 128 // 256 uint16
 	directMin   = 16  // ranges above which a short node goes direct
 	indexMin    = 32  // ranges above which a long node gets an index
 	indexWords  = 128 // 256 uint16
@@ -80,58 +91,64 @@ const (
 	maxKids = nhMask + 1
 )
 
-// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor and the
-// chunk's node words. The descriptors sit in their own array (512 KiB) so
-// the lookups they answer alone share as few cache lines as possible.
+// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor and a
+// pointer to the chunk's node. The descriptors sit in their own array
+// (512 KiB) so that the lookups they answer alone (most of the random
+// ones) share as few cache lines as possible.
 //
 // The descriptor alone answers chunks with one next hop (kind leaf) or
-// with up to three ranges starting on /24 boundaries (kind inline3); for
-// the others (kind complex) it carries the format and range count, so the
-// lookup reads ptr and goes straight to the ranges without loading the
-// node header. ptr always holds the chunk's node (nil for a leaf without
-// entries): the writer keeps the RIB entries there.
+// with up to three ranges starting on /24 boundaries (kind inline3). For
+// the others (kind complex) ptr holds the chunk's node, whose lookup part
+// is a flat block (flatFlag): the value of the key's /24 is one load at a
+// fixed offset, so a lookup costs the descriptor and one cache line of the
+// node, with no search and no branch on the node's contents (except for
+// the rare /24 holding longer prefixes, one more load in the same node).
 //
-// Publishing a complex chunk is a seqlock over the descriptor: the writer
-// stores kind busy with an odd version, then ptr, then the complex
-// descriptor with the next (even) version. A reader that loaded a complex
-// descriptor, then ptr, then finds the descriptor unchanged knows ptr
-// matches the format and count it read, so it never reads past the node.
-// Versions count per chunk (vers, writer only) and are 32 bits wide: a
-// reader would have to stall across 2^31 republications of one chunk to be
-// fooled.
+// Publishing needs no seqlock: every flat block answers every key of its
+// chunk, so a reader that loaded a complex descriptor may pair it with any
+// block the writer stored since, and gets that state's answer. The writer
+// stores ptr before a complex descriptor and a leaf or inline3 descriptor
+// before clearing ptr, so a reader that sees a complex descriptor then a
+// nil ptr retries. Next-hop slots are handled by the next-hop array
+// pointer (see Table.lookup). Leaf and inline3 chunks with entries keep
+// their node in lpm.side (writer only), never in ptr, so ptr only ever
+// holds flat nodes.
 //
 // Descriptor layout (uint64), by kind (bits 62..63):
 //
 //	leaf     bits 0..14: next hop (0: no route)
 //	inline3  bits 0..14, 15..29, 30..44: values of three ranges; bits
 //	         45..52, 53..60: start>>8 of the second and third
-//	complex  bits 0..16: ranges; 17..18: format; 24..55: version
-//	busy     bits 24..55: version (odd); the writer is mid-publish
+//	complex  no other bits; ptr holds the flat node
 type dir4 struct {
 	desc [1 << segBits]atomic.Uint64
 	ptr  [1 << segBits]atomic.Pointer[uint32]
-	vers [1 << segBits]uint32 // writer only
 }
 
 const (
 	kindShift    = 62
-	kindLeaf     = 0
-	kindInline3  = 1
+	kindInline   = 0
 	kindComplex  = 2
-	kindBusy     = 3
-	fmtShift     = 17
-	fmtLong      = 0
-	fmtShort     = 1
-	fmtDirect    = 2
-	fmtIndex     = 3
-	verShift     = 24
 	inlineS1     = 45
 	inlineS2     = 53
 	inlineV1     = 15
 	inlineV2     = 30
-	verMask      = 1<<32 - 1
 	kindComplexD = uint64(kindComplex) << kindShift
+	// retryVal fills noBlock: a reader that paired a complex descriptor
+	// with it retries.
+	retryVal = kidFlag | nhMask
 )
+
+// noBlock is what dir4.ptr holds for a chunk that is not complex, so that
+// every lookup can load a block value without a branch on the kind.
+var noBlock = func() *uint32 {
+	w := make([]uint32, hdrWords+blockWords)
+	b := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords])), 256)
+	for j := range b {
+		b[j] = retryVal
+	}
+	return &w[0]
+}()
 
 // key128 is an address as two big-endian halves; IPv4 sits in the top 32
 // bits of hi.
@@ -157,6 +174,10 @@ type node struct {
 func rangeWords(w0 uint32) int {
 	n := int(w0 & countMask)
 	switch {
+	case w0&flatFlag != 0:
+		return blockWords * (1 + n)
+	case w0&inlineFlag != 0:
+		return 2
 	case w0&directFlag != 0:
 		return directWords
 	case w0&shortFlag != 0:
@@ -179,7 +200,7 @@ func (n *node) empty() bool { return n.w[1]>>nhBits == 0 && len(n.kids) == 0 }
 
 // findChunk returns the range value for segment value k in the node whose
 // words start at p, reading the format from the node header (IPv6 walks;
-// IPv4 takes the format from its descriptor, see find4).
+// IPv4 chunks are flat, see Table.lookup).
 func findChunk(p *uint32, k uint32) uint32 {
 	w0 := *p
 	cnt := int(w0 & countMask)
@@ -202,7 +223,7 @@ func findChunk(p *uint32, k uint32) uint32 {
 	return findLong(unsafe.Slice((*uint32)(base), cnt), k)
 }
 
-// chunkNode rebuilds the writer's view of an IPv4 chunk from its pointer.
+// chunkNode rebuilds the node of an IPv4 chunk from its flat node pointer.
 func chunkNode(p *uint32) *node {
 	h := unsafe.Slice(p, hdrWords)
 	n := hdrWords + rangeWords(h[0]) + int(h[1]>>nhBits)
@@ -278,6 +299,7 @@ func coverAt(ents []uint32, k uint32, cover uint16, below int) uint16 {
 
 // builder holds the writer's scratch space (protected by Table.mu).
 type builder struct {
+	v4       bool // encode IPv4 nodes (flat or inline)
 	old      []uint32
 	out      []uint32
 	ranges   []uint32
@@ -364,7 +386,15 @@ func (b *builder) build(cover uint16, ents []uint32, kids []*node) []uint32 {
 		b.stack = append(b.stack, span{e, v})
 	}
 	b.popBefore(1<<16, cover)
-	return encode(b.ranges, cover, ents, len(kids) > 0)
+	return b.encode(b.ranges, cover, ents, len(kids) > 0)
+}
+
+// encode lays out a node of the builder's family.
+func (b *builder) encode(out []uint32, cover uint16, ents []uint32, hasKids bool) []uint32 {
+	if b.v4 {
+		return encode4(out, cover, ents)
+	}
+	return encode(out, cover, ents, hasKids)
 }
 
 // encode lays out a node from its ranges (long form), cover and entries,
@@ -448,6 +478,10 @@ type lpm struct {
 	short    [segBits + 1]map[uint32]uint16
 	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
 	leaves   map[uint16]*node
+	// side holds the nodes of IPv4 chunks whose descriptor answers alone
+	// (leaf or inline3) but that have entries: dir4.ptr holds flat nodes
+	// only.
+	side map[uint32]*node
 	// used has a bit per chunk with entries or children, so walks skip
 	// the empty ones.
 	used  []uint64
@@ -457,6 +491,7 @@ type lpm struct {
 
 func newLPM(is4 bool) *lpm {
 	t := &lpm{is4: is4, levels: 7}
+	t.b.v4 = is4
 	if is4 {
 		t.levels = 1
 	}
@@ -472,9 +507,14 @@ func (t *lpm) init() {
 		t.short[i] = make(map[uint32]uint16)
 	}
 	t.leaves = make(map[uint16]*node)
+	t.side = make(map[uint32]*node)
 	t.used = make([]uint64, 1<<segBits/64)
 	if t.is4 {
-		t.chunks4.Store(new(dir4))
+		tab := new(dir4)
+		for i := range tab.ptr {
+			tab.ptr[i].Store(noBlock)
+		}
+		t.chunks4.Store(tab)
 	} else {
 		t.chunks6.Store(new([1 << segBits]atomic.Pointer[node]))
 	}
@@ -489,10 +529,10 @@ func (t *lpm) view(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		if p := tab.ptr[c].Load(); p != nil {
+		if p := tab.ptr[c].Load(); p != nil && p != noBlock {
 			return chunkNode(p)
 		}
-		return nil
+		return t.side[c]
 	}
 	return t.chunk(c)
 }
@@ -504,8 +544,11 @@ func (t *lpm) chunk(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		if p := tab.ptr[c].Load(); p != nil {
+		if p := tab.ptr[c].Load(); p != nil && p != noBlock {
 			return chunkNode(p)
+		}
+		if n, ok := t.side[c]; ok {
+			return n
 		}
 		if d := tab.desc[c].Load(); d != 0 {
 			return t.leaf(uint16(d & nhMask))
@@ -535,96 +578,103 @@ func (t *lpm) publish(c uint32, n *node) {
 func (t *lpm) publish4(c uint32, n *node) {
 	tab := t.chunks4.Load()
 	desc, ptr := &tab.desc[c], &tab.ptr[c]
-	if n == nil || n.w[1]>>nhBits == 0 {
-		// A leaf: the descriptor is the whole chunk.
-		var d uint64
+	if n == nil || n.w[0]&flatFlag == 0 {
+		d := leafDesc(0)
 		if n != nil {
-			d = uint64(n.cover())
+			d = uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
+		}
+		if n != nil && n.w[1]>>nhBits != 0 {
+			t.side[c] = n
+		} else {
+			delete(t.side, c)
 		}
 		desc.Store(d)
-		ptr.Store(nil)
+		ptr.Store(noBlock)
 		return
 	}
-	w0 := n.w[0]
-	cnt := w0 & countMask
-	if cnt <= 3 && w0&(directFlag|indexFlag) == 0 {
-		if d, ok := inline3(n); ok {
-			ptr.Store(&n.w[0])
-			desc.Store(d)
-			return
-		}
-	}
-	f := uint64(fmtLong)
-	switch {
-	case w0&directFlag != 0:
-		f = fmtDirect
-	case w0&shortFlag != 0:
-		f = fmtShort
-	case w0&indexFlag != 0:
-		f = fmtIndex
-	}
-	v := tab.vers[c] + 1
-	desc.Store(uint64(kindBusy)<<kindShift | uint64(v&verMask)<<verShift)
+	delete(t.side, c)
 	ptr.Store(&n.w[0])
-	v++
-	tab.vers[c] = v
-	desc.Store(kindComplexD | uint64(v&verMask)<<verShift | f<<fmtShift | uint64(cnt))
+	desc.Store(kindComplexD)
 }
 
-// inline3 packs a node of up to three ranges starting on /8 steps of the
-// segment into a descriptor.
-func inline3(n *node) (uint64, bool) {
-	w0 := n.w[0]
-	cnt := int(w0 & countMask)
-	var st [3]uint32
-	var vs [3]uint32
-	for i := range cnt {
-		if w0&shortFlag != 0 {
-			e := uint32(unsafe.Slice((*uint16)(unsafe.Pointer(&n.w[hdrWords])), cnt)[i])
-			st[i], vs[i] = e>>8, e&0xff
-		} else {
-			e := n.w[hdrWords+i]
-			if e&0x00ff0000 != 0 {
-				return 0, false
+// encode4 lays out an IPv4 chunk from its ranges (long form, canonical:
+// no two neighbours with the same value): inline when a descriptor can
+// hold the ranges, else flat.
+func encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
+	if d, ok := inline3(out); ok {
+		w := make([]uint32, hdrWords+2+len(ents))
+		w[0] = inlineFlag
+		w[1] = uint32(len(ents))<<nhBits | uint32(cover)
+		w[2], w[3] = uint32(d), uint32(d>>32)
+		copy(w[hdrWords+2:], ents)
+		return w
+	}
+	// A /24 needs a sub-block when a range starts inside it.
+	nsub := 0
+	last := -1
+	for _, r := range out[1:] {
+		if j := int(r >> 24); r&0x00ff0000 != 0 && j != last {
+			nsub++
+			last = j
+		}
+	}
+	rw := blockWords * (1 + nsub)
+	w := make([]uint32, hdrWords+rw+len(ents))
+	w[0] = flatFlag | uint32(nsub)
+	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
+	blk := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords])), 2*rw)
+	r, sub := 0, 0
+	for j := range 256 {
+		base := uint32(j) << 8
+		for r+1 < len(out) && out[r+1]>>16 <= base {
+			r++
+		}
+		if r+1 == len(out) || out[r+1]>>16 > base|0xff {
+			blk[j] = uint16(out[r])
+			continue
+		}
+		sub++
+		blk[j] = kidFlag | uint16(sub-1)
+		sb := blk[256*sub : 256*(sub+1)]
+		for k := range 256 {
+			for r+1 < len(out) && out[r+1]>>16 <= base|uint32(k) {
+				r++
 			}
-			st[i], vs[i] = e>>24, e&0xffff
+			sb[k] = uint16(out[r])
 		}
 	}
-	// Pad to three ranges; a start of 256 is never reached.
-	for i := cnt; i < 3; i++ {
-		st[i], vs[i] = 256, vs[cnt-1]
+	copy(w[hdrWords+rw:], ents)
+	return w
+}
+
+// inline3 packs up to three ranges starting on /24 boundaries into an
+// inline descriptor. One range (a leaf) repeats its value three times, so
+// the lookup decodes every inline descriptor the same way.
+func inline3(out []uint32) (uint64, bool) {
+	if len(out) > 3 {
+		return 0, false
 	}
-	if st[2] == 256 {
-		st[2], vs[2] = 255, vs[1]
-		if st[1] == 256 {
-			st[1], vs[1] = 255, vs[0]
+	var st, vs [3]uint32
+	for i, r := range out {
+		if r&0x00ff0000 != 0 {
+			return 0, false
+		}
+		st[i], vs[i] = r>>24, r&0xffff
+	}
+	// Pad to three ranges; the padding repeats the last value.
+	for i := len(out); i < 3; i++ {
+		st[i], vs[i] = 0, vs[i-1]
+		if i > 1 {
+			st[i] = st[i-1]
 		}
 	}
-	return uint64(kindInline3)<<kindShift | uint64(st[2])<<inlineS2 | uint64(st[1])<<inlineS1 |
+	return leafDesc(0) | uint64(st[2])<<inlineS2 | uint64(st[1])<<inlineS1 |
 		uint64(vs[2])<<inlineV2 | uint64(vs[1])<<inlineV1 | uint64(vs[0]), true
 }
 
-// find4 resolves k in a complex chunk whose format and count come from
-// descriptor d (not from the node header, which it never loads).
-func find4(p *uint32, d uint64, k uint32) uint32 {
-	cnt := int(d & countMask)
-	base := unsafe.Add(unsafe.Pointer(p), hdrWords*4)
-	switch d >> fmtShift & 3 {
-	case fmtDirect:
-		return uint32(*(*uint8)(unsafe.Add(base, k>>8)))
-	case fmtShort:
-		return findShort(unsafe.Slice((*uint16)(base), cnt), k)
-	case fmtIndex:
-		idx := (*[256]uint16)(base)
-		j := k >> 8
-		lo, hi := int(idx[j]), cnt-1
-		if j < 255 {
-			hi = int(idx[j+1])
-		}
-		r := unsafe.Slice((*uint32)(unsafe.Add(base, indexWords*4)), cnt)
-		return findLong(r[lo:hi+1], k)
-	}
-	return findLong(unsafe.Slice((*uint32)(base), cnt), k)
+// leafDesc is the inline descriptor of a chunk with one value.
+func leafDesc(v uint16) uint64 {
+	return uint64(v) | uint64(v)<<inlineV1 | uint64(v)<<inlineV2
 }
 
 // leaf returns the shared chunk for a chunk with only a cover.
@@ -993,6 +1043,38 @@ func decodeRanges(n *node, dst []uint32) []uint32 {
 	dst = dst[:0]
 	base := unsafe.Pointer(&n.w[hdrWords])
 	switch {
+	case w0&flatFlag != 0:
+		blk := unsafe.Slice((*uint16)(base), 256*(1+cnt))
+		prev := uint32(1 << 16) // no value
+		add := func(start uint32, v uint16) {
+			if uint32(v) != prev {
+				dst = append(dst, start<<16|uint32(v))
+				prev = uint32(v)
+			}
+		}
+		for j, v := range blk[:256] {
+			if v&kidFlag == 0 {
+				add(uint32(j)<<8, v)
+				continue
+			}
+			sb := blk[256*(1+int(v&nhMask)):][:256]
+			for k, x := range sb {
+				add(uint32(j)<<8|uint32(k), x)
+			}
+		}
+	case w0&inlineFlag != 0:
+		d := uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
+		dst = append(dst, uint32(d&nhMask))
+		{
+			for _, r := range [2]uint32{
+				uint32(d>>inlineS1&0xff)<<24 | uint32(d>>inlineV1&nhMask),
+				uint32(d>>inlineS2&0xff)<<24 | uint32(d>>inlineV2&nhMask),
+			} {
+				if r&0xffff != dst[len(dst)-1]&0xffff {
+					dst = append(dst, r)
+				}
+			}
+		}
 	case w0&directFlag != 0:
 		d := unsafe.Slice((*uint8)(base), 256)
 		for j := range 256 {
@@ -1125,9 +1207,9 @@ func (t *lpm) patchEnt(n *node, d int, seg, cover uint16, ne []uint32, s, e uint
 		}
 		break
 	}
-	nn := &node{w: encode(out, cover, ne, len(kids) > 0), seg: seg, kids: nk}
+	nn := &node{w: b.encode(out, cover, ne, len(kids) > 0), seg: seg, kids: nk}
 	if checkPatch {
-		var sb builder
+		sb := builder{v4: b.v4}
 		ref := sb.build(cover, ne, nk)
 		if !slices.Equal(ref, nn.w) {
 			panic(fmt.Sprintf("route: patchEnt differs from a full compile: d=%d s=%#x e=%#x r=%d base=%d\n old %x\n sub %x\n got %x\n ref %x\n kids %d first %d covers %v\n ne %v", d, s, e, r, base, old, sub, out, sb.ranges, len(kids), firstKid, b.kidCover, dumpEnts(ne)))

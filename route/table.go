@@ -265,60 +265,74 @@ func (t *Table) Lookup(a netip.Addr) (NextHop, bool) {
 // returns the table's shared record of the next hop, or nil when no route
 // matches. Records are immutable once published and stay valid after their
 // routes go away; callers must never write through the pointer.
-func (t *Table) LookupNextHop(a netip.Addr) *NextHop {
-	if a.Is4() {
-		b := a.As4()
-		return t.lookup4(binary.BigEndian.Uint32(b[:]))
-	}
+//
+// It is small enough to be inlined, so a lookup costs the caller one call.
+func (t *Table) LookupNextHop(a netip.Addr) *NextHop { return t.lookup(a) }
+
+func (t *Table) lookupNot4(a netip.Addr) *NextHop {
 	if !a.IsValid() {
 		return nil
 	}
 	return t.lookup6(keyOf(a))
 }
 
-// lookup4 returns a pointer into the published next-hop array, whose
-// elements are never written once published.
-func (t *Table) lookup4(v uint32) *NextHop {
+// lookup returns a pointer into the published next-hop array, whose
+// elements are never written once published. The IPv4 lookup is written
+// out here rather than in a function of its own to save a call.
+//
+// Next-hop slots: the chunk state a reader sees names slot i, which was
+// filled before that state was published; a freed slot is refilled only by
+// publishing a new array (nhTable.acquire stores a fresh array pointer for
+// every new slot). The reader loads the array before the chunk and checks,
+// after reading i, that the array is still the same: then no slot changed
+// in between, so slot i of that array holds what the chunk meant.
+func (t *Table) lookup(a netip.Addr) *NextHop {
+	if !a.Is4() {
+		return t.lookupNot4(a)
+	}
+	b := a.As4()
+	v := binary.BigEndian.Uint32(b[:])
 	tab := t.v4.chunks4.Load()
 	if tab == nil {
 		return nil
 	}
 	desc, ptr := &tab.desc[v>>16], &tab.ptr[v>>16]
+	j := uint64(v>>8) & 0xff
 	for {
+		arr := t.nh.arr.Load()
 		d := desc.Load()
-		var i uint32
-		switch d >> kindShift {
-		case kindLeaf:
-			i = uint32(d & nhMask)
-		case kindInline3:
-			j := uint64(v>>8) & 0xff
-			i = uint32(d & nhMask)
-			if j >= d>>inlineS1&0xff {
-				i = uint32(d >> inlineV1 & nhMask)
+		// Both the inline value and the block value are computed and one
+		// is selected: random keys mix the kinds, and a mispredicted
+		// branch on the kind would cost more than the load of a block
+		// value (noBlock, always cached, for chunks that are not complex).
+		// (Every value is computed before the selections so that the
+		// compiler emits conditional moves.)
+		blk := unsafe.Pointer(ptr.Load())
+		bv := uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
+		i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
+		if j >= d>>inlineS1&0xff {
+			i = v1
+		}
+		if j >= d>>inlineS2&0xff {
+			i = v2
+		}
+		if d>>kindShift == kindComplex {
+			i = bv
+		}
+		if i&kidFlag != 0 {
+			// Only block values carry kidFlag; the sub-block is addressed
+			// from bv, not i, because the compiler will not select a
+			// value used in an address with a conditional move.
+			if bv == retryVal {
+				continue // the chunk stopped being complex since d
 			}
-			if j >= d>>inlineS2&0xff {
-				i = uint32(d >> inlineV2 & nhMask)
-			}
-		case kindComplex:
-			p := ptr.Load()
-			if desc.Load() != d {
-				continue
-			}
-			if d>>fmtShift&3 == fmtDirect {
-				// The common format of dense chunks, without a call.
-				i = uint32(*(*uint8)(unsafe.Add(unsafe.Pointer(p), hdrWords*4+uintptr(v>>8&0xff))))
-			} else {
-				i = find4(p, d, v&0xffff)
-			}
-		default: // a writer is between its stores
-			continue
+			i = uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+512*(1+uintptr(bv&nhMask))+2*uintptr(v&0xff))))
 		}
 		if i == 0 {
 			return nil
 		}
-		nh := &(*t.nh.arr.Load())[i]
-		if desc.Load() == d {
-			return nh
+		if t.nh.arr.Load() == arr {
+			return &(*arr)[i]
 		}
 	}
 }
