@@ -300,6 +300,8 @@ func coverAt(ents []uint32, k uint32, cover uint16, below int) uint16 {
 // builder holds the writer's scratch space (protected by Table.mu).
 type builder struct {
 	v4       bool // encode IPv4 nodes (flat or inline)
+	bulk     bool // allocate flat nodes from slab
+	slab     []uint32
 	old      []uint32
 	out      []uint32
 	ranges   []uint32
@@ -392,9 +394,32 @@ func (b *builder) build(cover uint16, ents []uint32, kids []*node) []uint32 {
 // encode lays out a node of the builder's family.
 func (b *builder) encode(out []uint32, cover uint16, ents []uint32, hasKids bool) []uint32 {
 	if b.v4 {
-		return encode4(out, cover, ents)
+		return b.encode4(out, cover, ents)
 	}
 	return encode(out, cover, ents, hasKids)
+}
+
+// Slabs: a bulk load (addBatch) carves the IPv4 nodes it builds out of
+// large allocations instead of one allocation each, which would round
+// every node (520 bytes and up) to a size class and waste about a sixth
+// of the table. A slab is freed when the last node in it is replaced, so
+// updates after a bulk load can leave at most the slabs' size behind.
+const (
+	slabWords = 1 << 16
+	slabMax   = slabWords / 8 // larger nodes get their own allocation
+)
+
+// alloc returns n zeroed words for a node.
+func (b *builder) alloc(n int) []uint32 {
+	if !b.bulk || n > slabMax {
+		return make([]uint32, n)
+	}
+	if len(b.slab) < n {
+		b.slab = make([]uint32, slabWords)
+	}
+	w := b.slab[:n:n]
+	b.slab = b.slab[n:]
+	return w
 }
 
 // encode lays out a node from its ranges (long form), cover and entries,
@@ -600,7 +625,7 @@ func (t *lpm) publish4(c uint32, n *node) {
 // encode4 lays out an IPv4 chunk from its ranges (long form, canonical:
 // no two neighbours with the same value): inline when a descriptor can
 // hold the ranges, else flat.
-func encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
+func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 	if d, ok := inline3(out); ok {
 		w := make([]uint32, hdrWords+2+len(ents))
 		w[0] = inlineFlag
@@ -619,7 +644,7 @@ func encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 		}
 	}
 	rw := blockWords * (1 + nsub)
-	w := make([]uint32, hdrWords+rw+len(ents))
+	w := b.alloc(hdrWords + rw + len(ents))
 	w[0] = flatFlag | uint32(nsub)
 	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
 	blk := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords])), 2*rw)
@@ -943,6 +968,8 @@ type batchEnt struct {
 // and absent from the table, compiling each node it touches once.
 func (t *lpm) addBatch(items []batchEnt) error {
 	t.init()
+	t.b.bulk = true
+	defer func() { t.b.bulk, t.b.slab = false, nil }()
 	for len(items) > 0 {
 		c := items[0].k.seg(0)
 		n := 1
