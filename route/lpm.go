@@ -514,13 +514,12 @@ type lpm struct {
 	count int
 }
 
-func newLPM(is4 bool) *lpm {
-	t := &lpm{is4: is4, levels: 7}
+func (t *lpm) setup(is4 bool) {
+	t.is4, t.levels = is4, 7
 	t.b.v4 = is4
 	if is4 {
 		t.levels = 1
 	}
-	return t
 }
 
 func (t *lpm) init() {
