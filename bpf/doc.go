@@ -148,24 +148,27 @@
 // (offsets past 2^31, the 32-bit clamp), encodings against objdump
 // (jit_amd64_test.go), and the FuzzAgree and FuzzValidate differentials.
 //
-// On the shared corpus (BenchmarkCorpus, all paths interleaved in one run,
-// 2-core shared machine) the native code runs the median filter
-// 2.78x faster than x/net/bpf (per filter 2.09x, "ether broadcast", to
-// 4.77x, "portrange 8000-8100") and 1.90x faster than libpcap's C
-// bpf_filter (1.10x, tcp, to 3.97x); the portable ops give 1.86x (1.33x to
-// 3.49x) and 1.36x libpcap (0.60x to 2.47x), the interpreter 1.51x. All
-// allocate nothing. Over one cache-resident frame ("median-hot") the native
-// code is 4.0-4.8x x/net/bpf and the ops 2.3-2.6x.
+// On the shared corpus (BenchmarkCorpus -count 3, all paths interleaved in
+// each iteration, on a 2-core machine shared with other work; per filter the
+// median of the three runs) the native code runs the median filter 2.76x
+// faster than x/net/bpf (per filter from 2.21x, "icmp[icmptype] ==
+// icmp-echo or ...", to 3.88x, "ether host ...") and 1.90x faster than
+// libpcap's C bpf_filter (0.97x, arp, to 2.73x); the portable ops give 1.87x
+// (1.38x to 2.59x) and 1.28x libpcap (0.64x to 2.03x), the interpreter
+// 1.52x. All allocate nothing. Over one cache-resident frame ("median-hot",
+// "ip and udp dst port 53") the native code takes about 5 ns a frame, 8.3-9.3x
+// x/net/bpf, the ops 3.0-3.1x.
 //
-// What keeps the median under 3x on real traffic is no longer the filter
-// code: callgrind counts about 11 instructions of generated code per frame
-// for the median filter ("ip[6:2] & 0x3fff != 0") out of 65 per frame in
-// the loop, the rest being the call chain (the caller's loop, Run and its
-// ABI0 call sequence, jitcall's frame), and about 9 of the 14 ns per frame
-// are the memory floor every path pays ("walk": one read of each frame's
-// header). Run is not inlined (two calls put its cost at 133, over the
-// inliner's 80); with Run reduced to the jitcall alone, the count falls to
-// 51 per frame.
+// What keeps the median under 3x on real traffic is not the generated code.
+// A frame costs the native path 12-19 ns in the median filter's runs, of
+// which 8-10 ns is the memory floor every path pays ("walk": one read of
+// each frame's header) and about 4-5 ns the call itself, which a program
+// that only returns a constant costs too. callgrind counts 11 instructions
+// of generated code per frame for "ip[6:2] & 0x3fff != 0" out of 65 per
+// frame in the benchmark loop: the rest is the loop, Run and its ABI0 call
+// sequence (22), and jitcall (15). Run is not inlined: its two calls put its
+// cost at 133, over the inliner's 80. With Run reduced to the jitcall alone
+// (so inlined), the count falls to 51 per frame.
 //
 // # Interoperability
 //
