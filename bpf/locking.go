@@ -67,3 +67,10 @@ package bpf
 // write operations per packet, about 15 ns on the development machine, a
 // fifth of the 67 ns a 64-byte frame may take at 10 GbE line rate. The
 // published list costs one plain load instead.
+//
+// Why a rejection still costs an atomic add: FreeBSD counts bd_rcount with
+// per-CPU counter(9) counters, which Go cannot express (a plain increment
+// from two tapping goroutines is a data race). Counting one "received" per
+// packet on the interface instead, and deriving each descriptor's
+// rejections from it, would make a tap racing with a flush count a packet
+// into the new period, or need the grace period this design avoids.
