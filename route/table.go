@@ -301,44 +301,79 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	if tab == nil {
 		return nil
 	}
-	desc, ptr := &tab.desc[v>>16], &tab.ptr[v>>16]
+	arr := t.nh.arr.Load()
+	// find4, written out: it is too big for the inliner.
 	j := uint64(v>>8) & 0xff
+	d := tab.desc[v>>16].Load()
+	blk := unsafe.Pointer(tab.ptr[v>>16].Load())
+	bv := uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
+	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
+	if j >= d>>inlineS1&0xff {
+		i = v1
+	}
+	if j >= d>>inlineS2&0xff {
+		i = v2
+	}
+	if d>>kindShift == kindComplex {
+		i = bv
+	}
+	if i&kidFlag != 0 || t.nh.arr.Load() != arr {
+		return t.lookup4Slow(tab, v)
+	}
+	if i == 0 {
+		return nil
+	}
+	return &(*arr)[i]
+}
+
+// find4 reads the value of v in its chunk: one next hop, or, with kidFlag
+// set, the value of a block (bv, in blk) naming a sub-block or retryVal.
+//
+// Both the inline value and the block value are computed and one is
+// selected: random keys mix the kinds, and a mispredicted branch on the
+// kind would cost more than the load of a block value (noBlock, always
+// cached, for chunks that are not complex). Every value is computed before
+// the selections so that the compiler emits conditional moves.
+func find4(tab *dir4, v uint32) (i, bv uint32, blk unsafe.Pointer) {
+	j := uint64(v>>8) & 0xff
+	d := tab.desc[v>>16].Load()
+	blk = unsafe.Pointer(tab.ptr[v>>16].Load())
+	bv = uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
+	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
+	if j >= d>>inlineS1&0xff {
+		i = v1
+	}
+	if j >= d>>inlineS2&0xff {
+		i = v2
+	}
+	if d>>kindShift == kindComplex {
+		i = bv
+	}
+	return i, bv, blk
+}
+
+// lookup4Slow is lookup for the rare keys whose /24 holds longer prefixes,
+// and for retries after a concurrent update.
+func (t *Table) lookup4Slow(tab *dir4, v uint32) *NextHop {
 	for {
 		arr := t.nh.arr.Load()
-		d := desc.Load()
-		// Both the inline value and the block value are computed and one
-		// is selected: random keys mix the kinds, and a mispredicted
-		// branch on the kind would cost more than the load of a block
-		// value (noBlock, always cached, for chunks that are not complex).
-		// (Every value is computed before the selections so that the
-		// compiler emits conditional moves.)
-		blk := unsafe.Pointer(ptr.Load())
-		bv := uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
-		i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
-		if j >= d>>inlineS1&0xff {
-			i = v1
-		}
-		if j >= d>>inlineS2&0xff {
-			i = v2
-		}
-		if d>>kindShift == kindComplex {
-			i = bv
-		}
+		i, bv, blk := find4(tab, v)
 		if i&kidFlag != 0 {
-			// Only block values carry kidFlag; the sub-block is addressed
-			// from bv, not i, because the compiler will not select a
-			// value used in an address with a conditional move.
 			if bv == retryVal {
-				continue // the chunk stopped being complex since d
+				continue // the chunk stopped being complex since its descriptor was read
 			}
+			// The sub-block is addressed from bv, not i: the compiler will
+			// not select a value used in an address with a conditional
+			// move.
 			i = uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+512*(1+uintptr(bv&nhMask))+2*uintptr(v&0xff))))
+		}
+		if t.nh.arr.Load() != arr {
+			continue
 		}
 		if i == 0 {
 			return nil
 		}
-		if t.nh.arr.Load() == arr {
-			return &(*arr)[i]
-		}
+		return &(*arr)[i]
 	}
 }
 
