@@ -25,11 +25,13 @@ package bpf
 // If.taps is what taps read instead of a lock: an atomic pointer to an
 // immutable slice of listeners, one per reader, each holding the reader's
 // filter, direction, whether it wants a timestamp, and counting period
-// (tapCounts) as they were when the slice was made. Every change to one of them publishes a new slice under
-// Stack.mu (If.publish); the pointer is nil when nobody listens, so the
-// bpf_peers_present() check is one atomic load. The garbage collector
-// frees an old slice once the last tap walking it returns, which is the
-// grace period FreeBSD's epoch provides.
+// (tapCounts) as they were when the slice was made. Every change to one of
+// them publishes a new slice under Stack.mu (If.publish), then its length
+// in If.npeers, which the bpf_peers_present() check loads: one atomic load
+// when nobody listens. A tap that passed that check may still find the
+// list gone (nil) and does nothing. The garbage collector frees an old
+// slice once the last tap walking it returns, which is the grace period
+// FreeBSD's epoch provides.
 //
 // Desc.mu (sync.Mutex; FreeBSD's BPFD_LOCK) protects the descriptor's
 // buffers (store/hold/free slots and lengths), the counters a matching
