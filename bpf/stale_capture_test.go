@@ -146,6 +146,19 @@ func TestOneClockReadPerPacketStale(t *testing.T) {
 	if n := clk.Reads() - before; n != 1 {
 		t.Errorf("%d clock reads for one packet to 3 listeners", n)
 	}
+	// As in FreeBSD, a packet no filter accepts is not stamped.
+	_, bs1 := newIfp(t, s, "eth1")
+	for i := 0; i < 2; i++ {
+		d := attached(t, s, "eth1")
+		if err := d.SetFilter([]Insn{Stmt(BPF_RET|BPF_K, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = clk.Reads()
+	bs1[0].Mtap(ethFrame(64, 2), false)
+	if n := clk.Reads() - before; n != 0 {
+		t.Errorf("%d clock reads for a packet every filter rejected", n)
+	}
 }
 
 // TestStaleListenerTimestampChange: a listener published while the
