@@ -274,13 +274,6 @@ func (t *Table) Lookup(a netip.Addr) (NextHop, bool) {
 // It is small enough to be inlined, so a lookup costs the caller one call.
 func (t *Table) LookupNextHop(a netip.Addr) *NextHop { return t.lookup(a) }
 
-func (t *Table) lookupNot4(a netip.Addr) *NextHop {
-	if !a.IsValid() {
-		return nil
-	}
-	return t.lookup6(keyOf(a))
-}
-
 // lookup returns a pointer into the published next-hop array, whose
 // elements are never written once published. The IPv4 lookup is written
 // out here rather than in a function of its own to save a call.
@@ -293,7 +286,7 @@ func (t *Table) lookupNot4(a netip.Addr) *NextHop {
 // in between, so slot i of that array holds what the chunk meant.
 func (t *Table) lookup(a netip.Addr) *NextHop {
 	if !a.Is4() {
-		return t.lookupNot4(a)
+		return t.lookup6(a)
 	}
 	b := a.As4()
 	v := binary.BigEndian.Uint32(b[:])
@@ -377,7 +370,12 @@ func (t *Table) lookup4Slow(tab *dir4, v uint32) *NextHop {
 	}
 }
 
-func (t *Table) lookup6(k key128) *NextHop {
+// lookup6 looks up anything that is not IPv4 (the zero Addr has no route).
+func (t *Table) lookup6(a netip.Addr) *NextHop {
+	if !a.IsValid() {
+		return nil
+	}
+	k := keyOf(a)
 	tab := t.v6.chunks6.Load()
 	if tab == nil {
 		return nil
