@@ -540,13 +540,16 @@ func ld8(base unsafe.Pointer, off uint32) uint32 {
 // Run returns the verdict Filter(p.Insns(), pkt, wirelen) returns, and
 // allocates nothing.
 //
-// Run stays small enough to inline into the tap (cost 79 of the
-// compiler's 80): keep anything more in runOps or in jitcall.
+// Run inlines into the tap: it is one call to run, which on amd64 is
+// assembly that jumps straight to the native code (jit_amd64.s) and
+// elsewhere a Go function (jit_run.go). Keep it that small.
 func (p *Program) Run(pkt []byte, wirelen uint32) uint32 {
-	if p.native.entry == 0 {
-		return p.runOps(pkt, wirelen)
-	}
-	return jitcall(p.native.entry, pkt, wirelen)
+	return run(p, pkt, wirelen)
+}
+
+// runOps0 is runOps as a plain function, for the assembly run to jump to.
+func runOps0(p *Program, pkt []byte, wirelen uint32) uint32 {
+	return p.runOps(pkt, wirelen)
 }
 
 // runOps is Run on the portable ops.

@@ -27,6 +27,11 @@ import (
 //		clampPacket does. The generated code calls nothing, so it runs on the
 //		goroutine stack within jitcall's own frame (NOSPLIT, which holds
 //		the 16 scratch words).
+//	run(p *Program, pkt []byte, wirelen uint32) uint32
+//		what Run inlines to: the native code when p has some, runOps
+//		otherwise. jit_run.go has it in Go (two calls per packet);
+//		amd64 has it in assembly that tail-jumps to jitcall or runOps0,
+//		which saves a call level per packet.
 //	jitSync(start, n uintptr)
 //		makes freshly written code visible to instruction fetch (a no-op
 //		where the instruction cache is coherent).

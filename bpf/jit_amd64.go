@@ -144,10 +144,13 @@ func jitEmit(prog []Insn) ([]byte, bool) {
 	return x86Emit(prog, x86HasMOVBE)
 }
 
-// jitcall is in jit_amd64.s.
+// jitcall and run are in jit_amd64.s.
 //
 //go:noescape
 func jitcall(entry uintptr, pkt []byte, wirelen uint32) uint32
+
+//go:noescape
+func run(p *Program, pkt []byte, wirelen uint32) uint32
 
 // jitSync has nothing to do: x86 keeps instruction fetch coherent with
 // stores, and the code was written before its pages became executable.

@@ -1,4 +1,23 @@
+#include "go_asm.h"
 #include "textflag.h"
+
+// func run(p *Program, pkt []byte, wirelen uint32) uint32
+//
+// Program.Run inlines to a call of this, so a packet costs one Go call:
+// without native code it jumps to runOps0; with it, it puts the entry
+// address where jitcall expects its first argument (the argument slots are
+// the callee's under ABI0, and jitcall's other arguments sit where run's
+// do) and jumps to jitcall, which returns to Run's caller. No frame, so
+// both jumps are plain tail calls.
+TEXT ·run(SB), NOSPLIT|NOFRAME, $0-44
+	MOVQ	p+0(FP), AX
+	MOVQ	(Program_native+native_entry)(AX), AX
+	TESTQ	AX, AX
+	JZ	portable
+	MOVQ	AX, p+0(FP)
+	JMP	·jitcall(SB)
+portable:
+	JMP	·runOps0(SB)
 
 // func jitcall(entry uintptr, pkt []byte, wirelen uint32) uint32
 //
