@@ -313,10 +313,13 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	if i&kidFlag != 0 || t.nh.arr.Load() != arr {
 		return t.lookup4Slow(tab, v)
 	}
+	// Slot 0 exists (it is never used): selecting nil after indexing
+	// spares a branch on the block's value.
+	nh := &(*arr)[i]
 	if i == 0 {
-		return nil
+		nh = nil
 	}
-	return &(*arr)[i]
+	return nh
 }
 
 // find4 reads the value of v in its chunk: one next hop, or, with kidFlag
