@@ -253,6 +253,13 @@ func jitSync(start, n uintptr) {
 //go:noescape
 func jitcall(entry uintptr, pkt []byte, wirelen uint32) uint32
 
+// run is what Program.Run inlines to (jit_arm.s): a tail jump to jitcall
+// when p has native code, to runOps0 otherwise, so a packet costs one Go
+// call level.
+//
+//go:noescape
+func run(p *Program, pkt []byte, wirelen uint32) uint32
+
 // armCacheflush is the system call __ARM_NR_cacheflush (0x0f0002) with
 // flags 0; it returns 0 or a negative errno. In jit_arm.s.
 func armCacheflush(start, end uintptr) int32

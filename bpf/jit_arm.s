@@ -1,4 +1,23 @@
+#include "go_asm.h"
 #include "textflag.h"
+
+// func run(p *Program, pkt []byte, wirelen uint32) uint32
+//
+// Program.Run inlines to a call of this. Without native code it jumps to
+// runOps0; with it, it puts the entry address where jitcall expects its
+// first argument (ABI0 argument slots belong to the callee, and jitcall's
+// other arguments sit where run's do) and jumps to jitcall. NOFRAME leaves
+// LR and SP as the caller set them, so either target returns straight to
+// Run's caller.
+TEXT ·run(SB),NOSPLIT|NOFRAME,$0-24
+	MOVW	p+0(FP), R0
+	MOVW	(Program_native+native_entry)(R0), R1
+	CMP	$0, R1
+	BEQ	portable
+	MOVW	R1, p+0(FP)
+	B	·jitcall(SB)
+portable:
+	B	·runOps0(SB)
 
 // func jitcall(entry uintptr, pkt []byte, wirelen uint32) uint32
 //
