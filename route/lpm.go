@@ -20,16 +20,24 @@ import (
 // length lies in (16d, 16d+16] as entries, and compiles them, with its
 // cover, into a sorted array of ranges over its 16-bit segment (the R part of
 // DXR: "the last range starting at or below the key wins"). IPv4 ends at
-// depth 1. IPv6 nodes also have children, one per segment value that has
-// longer prefixes below it; a child shows up in the parent's ranges as a
-// one-value range whose value is the child's index with kidFlag set.
+// depth 1 and encodes its ranges for lookups in the flat or inline format
+// (see dir4); IPv6 uses the four range formats. IPv6 nodes also have
+// children, one per segment value that has longer prefixes below it; a
+// child shows up in the parent's ranges as a one-value range whose value
+// is the child's index with kidFlag set.
 //
 // Node words (all uint32, immutable once published):
 //
 //	w[0]  bit 31: short format; bit 30: direct; bit 29: indexed;
-//	      bits 0..16: number of ranges
+//	      bit 28: flat (IPv4); bit 27: inline (IPv4);
+//	      bits 0..16: number of ranges (flat: of sub-blocks)
 //	w[1]  bits 15..31: number of entries; bits 0..14: cover next hop
 //	      lookup part, by format:
+//	        flat:    256 uint16, the value of each /24 of the chunk, or
+//	                 kidFlag | i for a /24 holding longer prefixes, whose
+//	                 256 values (one per address) are sub-block i, after
+//	                 the first block
+//	        inline:  the chunk's 64-bit descriptor, low word first
 //	        long:    one word per range, start<<16 | value
 //	        short:   one uint16 per range, start>>8<<8 | value (every start
 //	                 a multiple of 256, every value below 256, no children)
@@ -50,10 +58,10 @@ import (
 //
 // Concurrency: lookups never lock. Nodes are immutable once published; a
 // writer builds replacements beside them and publishes each chunk with
-// atomic stores (IPv4: the dir4 seqlock below; IPv6: one atomic pointer
-// per chunk, with path copying below it). Writers are serialized by the
-// owning Table's mutex, which also protects the short maps, coverLen, the
-// leaf cache, the slot versions and the builder scratch.
+// atomic stores (IPv4: a descriptor and a block pointer, see dir4; IPv6:
+// one atomic pointer per chunk, with path copying below it). Writers are
+// serialized by the owning Table's mutex, which also protects the short
+// maps, coverLen, the leaf cache, the side nodes and the builder scratch.
 
 // checkPatch makes every patchEnt compare its result with a full compile
 // of the node and panic on a difference; tests turn it on.
@@ -79,7 +87,7 @@ const (
 	// a sub-block.
 	flatFlag = 1 << 28
 	// inlineFlag (IPv4 only): the chunk's descriptor answers every lookup
-	// (kind leaf or inline3); the lookup part is that descriptor, two
+	// (kind inline); the lookup part is that descriptor, two
 	// words, low half first.
 	inlineFlag  = 1 << 27
 	blockWords  = 128 // 256 uint16
@@ -92,33 +100,40 @@ const (
 )
 
 // dir4 is the IPv4 direct table: per chunk a 64-bit descriptor and a
-// pointer to the chunk's node. The descriptors sit in their own array
-// (512 KiB) so that the lookups they answer alone (most of the random
-// ones) share as few cache lines as possible.
+// pointer to the chunk's flat node (or to noBlock). The descriptors sit in
+// their own array (512 KiB) so that the lookups they answer alone (most
+// of the random ones) share as few cache lines as possible.
 //
-// The descriptor alone answers chunks with one next hop (kind leaf) or
-// with up to three ranges starting on /24 boundaries (kind inline3). For
-// the others (kind complex) ptr holds the chunk's node, whose lookup part
-// is a flat block (flatFlag): the value of the key's /24 is one load at a
-// fixed offset, so a lookup costs the descriptor and one cache line of the
-// node, with no search and no branch on the node's contents (except for
-// the rare /24 holding longer prefixes, one more load in the same node).
+// The descriptor alone (kind inline) answers chunks with up to three
+// ranges starting on /24 boundaries, one range (a leaf) included. For the
+// others (kind complex) ptr holds the chunk's node, whose lookup part is a
+// flat block (flatFlag): the value of the key's /24 is one load at a fixed
+// offset, so a lookup costs the descriptor, the pointer and one cache line
+// of the node, with no search (the rare /24 holding longer prefixes costs
+// one more load in the same node). Flat blocks take 512 bytes per chunk
+// where DXR's ranges would take 4 per range; for a full table that is 11
+// MB against about 5, still under bart's footprint, and every lookup of a
+// complex chunk touches one line where a range search touches several and
+// waits on each. A lookup loads the block value even for inline chunks
+// (from noBlock, always cached) and selects the answer with conditional
+// moves: random keys mix the kinds, and a mispredicted branch on the kind
+// stalls the lookups behind it.
 //
 // Publishing needs no seqlock: every flat block answers every key of its
 // chunk, so a reader that loaded a complex descriptor may pair it with any
 // block the writer stored since, and gets that state's answer. The writer
-// stores ptr before a complex descriptor and a leaf or inline3 descriptor
-// before clearing ptr, so a reader that sees a complex descriptor then a
-// nil ptr retries. Next-hop slots are handled by the next-hop array
-// pointer (see Table.lookup). Leaf and inline3 chunks with entries keep
-// their node in lpm.side (writer only), never in ptr, so ptr only ever
-// holds flat nodes.
+// stores ptr before a complex descriptor, and an inline descriptor before
+// setting ptr to noBlock, whose values are all retryVal: a reader that
+// pairs a complex descriptor with noBlock retries. Next-hop slots are
+// handled by the next-hop array pointer (see Table.lookup). Inline chunks
+// with entries keep their node in lpm.side (writer only), never in ptr, so
+// ptr only ever holds flat nodes or noBlock.
 //
 // Descriptor layout (uint64), by kind (bits 62..63):
 //
-//	leaf     bits 0..14: next hop (0: no route)
-//	inline3  bits 0..14, 15..29, 30..44: values of three ranges; bits
-//	         45..52, 53..60: start>>8 of the second and third
+//	inline   bits 0..14, 15..29, 30..44: values of three ranges; bits
+//	         45..52, 53..60: start>>8 of the second and third (a leaf
+//	         repeats its value three times, all starts 0)
 //	complex  no other bits; ptr holds the flat node
 type dir4 struct {
 	desc [1 << segBits]atomic.Uint64
@@ -504,7 +519,7 @@ type lpm struct {
 	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
 	leaves   map[uint16]*node
 	// side holds the nodes of IPv4 chunks whose descriptor answers alone
-	// (leaf or inline3) but that have entries: dir4.ptr holds flat nodes
+	// (kind inline) but that have entries: dir4.ptr holds flat nodes
 	// only.
 	side map[uint32]*node
 	// used has a bit per chunk with entries or children, so walks skip
