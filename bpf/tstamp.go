@@ -268,25 +268,27 @@ func (st *pktStamp) get(b *If) {
 	switch TSMode(b.tsmode.Load()) {
 	case TSNone:
 		st.zero = true
+		return
 	case TSFast:
-		st.up = int64(s.clock.UptimeFast())
-	case TSExternal:
-		if st.up == noStamp {
-			st.up = s.uptime()
+		if c := s.sys; c != nil {
+			st.up = int64(c.UptimeFast())
+		} else {
+			st.up = int64(s.clock.UptimeFast())
 		}
-	default:
-		st.up = s.uptime()
+		return
+	case TSExternal:
+		if st.up != noStamp {
+			return
+		}
 	}
-}
-
-// uptime is one full-precision read of the Stack's clock. The system clock
-// is called directly: an interface call per packet is measurable at line
-// rate.
-func (s *Stack) uptime() int64 {
+	// A full-precision read. The system clock is called directly, not
+	// through the Clock interface, and without a helper in between: each
+	// call level is measurable at line rate.
 	if c := s.sys; c != nil {
-		return int64(c.Uptime())
+		st.up = int64(c.Uptime())
+	} else {
+		st.up = int64(s.clock.Uptime())
 	}
-	return int64(s.clock.Uptime())
 }
 
 // bootTime is the clock's BootTime, without the interface call for the
