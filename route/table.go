@@ -298,6 +298,12 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	// find4, written out: it is too big for the inliner.
 	j := uint64(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
+	if d == 0 {
+		// A chunk without any route: the one branch on the kinds, taken
+		// early (the descriptor is cached) for the commonest no-route
+		// case, so that the caller's test of the result is predictable.
+		return nil
+	}
 	blk := unsafe.Pointer(tab.ptr[v>>16].Load())
 	bv := uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
 	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
