@@ -62,22 +62,22 @@ import (
 //
 // Measured (emulated; there is no board in the loop). Guest instructions
 // executed per frame, counted exactly with qemu-arm -singlestep -d exec over
-// the first 2,000 corpus frames, for the filter itself (generated code plus
-// jitcall, against runOps):
+// the first 2,000 corpus frames: the filter through Program.Run (run,
+// jitcall and the generated code, against run, runOps0 and runOps), the
+// caller's loop aside:
 //
-//	tcp                              21.0 vs  93.8  (4.5x fewer)
-//	ip multicast or ip6 multicast    21.2 vs  97.8  (4.6x; the median filter)
-//	port 80 or port 443              42.0 vs 213.7  (5.1x)
-//	tcp port 80 and (...) != 0       29.8 vs 161.4  (5.4x)
+//	tcp                              27.1 vs 116.9  (4.3x fewer)
+//	ip multicast or ip6 multicast    27.3 vs 120.9  (4.4x; the median filter)
 //
-// Every call also pays 21 instructions in Program.Run, which the inliner
-// does not inline on arm (cost 133 with two calls), and the caller's loop.
-// Timed under TCG, only as ratios within one run: BenchmarkARMCorpus under
-// qemu-arm gives a median over the 33 filters of native 1.60x the portable
-// ops and 3.47x golang.org/x/net/bpf; qemu/TestJITCorpusOnBoard, the same
-// filters on the emulated i.MX6UL (qemu-system-arm, kern), 2.10x the ops and
-// 5.07x x/net/bpf. TCG makes every indirect branch (the call into the code
-// and its return) a hash lookup, which inflates the native figures most.
+// of which the generated code is 13.1 and 13.3 (runOps alone: 93.9, 97.9),
+// jitcall 8 and run 6. Timed under TCG, only as ratios within one run:
+// BenchmarkARMCorpus under qemu-arm gives, over the 33 filters, a median of
+// native 2.15-2.18x the portable ops and 3.66-3.72x golang.org/x/net/bpf
+// (three runs); qemu/TestJITCorpusOnBoard, the same filters on the emulated
+// i.MX6UL (qemu-system-arm, kern), 3.8-3.9x the ops and 8.2-8.6x x/net/bpf.
+// TCG turns every indirect branch (the call into the code, its return) into
+// a hash lookup, a cost that weighs most on the shortest path; the
+// instruction counts above are the better guide to silicon.
 
 // Register numbers.
 const (
