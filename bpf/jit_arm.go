@@ -47,7 +47,9 @@ import (
 // k+n). A load inside that bound needs no check; any other absolute load
 // costs one compare and one branch. Indexed loads cost three instructions
 // (SUBS, CMPCS, BCC: buflen-(k+n) must not borrow and must be >= X), which
-// is exactly the interpreter's overflow-free test.
+// is exactly the interpreter's overflow-free test; none when every path
+// has already loaded as far with the X it holds now (tcpdump's [x+14] then
+// [x+16] for the two TCP ports).
 //
 // The same pass finds the scratch words, and A and X, that some path reads
 // before writing them: only those are zeroed on entry, as the interpreter's
@@ -167,11 +169,14 @@ type armGen struct {
 	prog  []Insn
 	reach []bool
 	known []uint64 // buflen proven on every path into the instruction
-	wrote []uint32 // state (armUses bits) written on every path into it
-	zero  uint32   // state some path reads before writing it
-	start []int    // word index of each instruction's code
-	code  []uint32
-	fix   []armFixup
+	// knownX is the k+size of an indexed load every path into the
+	// instruction has made with the X it now holds: X+knownX <= buflen.
+	knownX []uint64
+	wrote  []uint32 // state (armUses bits) written on every path into it
+	zero   uint32   // state some path reads before writing it
+	start  []int    // word index of each instruction's code
+	code   []uint32
+	fix    []armFixup
 }
 
 func jitEmit(prog []Insn) ([]byte, bool) {
@@ -187,11 +192,12 @@ func armEmit(prog []Insn) ([]byte, bool) {
 		return nil, false
 	}
 	g := &armGen{
-		prog:  prog,
-		reach: make([]bool, len(prog)),
-		known: make([]uint64, len(prog)),
-		wrote: make([]uint32, len(prog)),
-		start: make([]int, len(prog)+1),
+		prog:   prog,
+		reach:  make([]bool, len(prog)),
+		known:  make([]uint64, len(prog)),
+		knownX: make([]uint64, len(prog)),
+		wrote:  make([]uint32, len(prog)),
+		start:  make([]int, len(prog)+1),
 	}
 	if !g.analyse() {
 		return nil, false
@@ -319,24 +325,31 @@ func (g *armGen) analyse() bool {
 			continue
 		}
 		ins := g.prog[i]
-		known, wrote := g.known[i], g.wrote[i]
+		known, knownX, wrote := g.known[i], g.knownX[i], g.wrote[i]
 		reads, writes, ok := armUses(ins)
 		if !ok {
 			return false
 		}
 		g.zero |= reads &^ wrote
 		wrote |= writes
-		if end, ok := g.loadEnd(ins); ok && end > known {
+		end, ok := g.loadEnd(ins)
+		if ok && end > known {
 			known = end
+		}
+		if writes&armUseX != 0 {
+			knownX = 0
+		} else if ok && ins.Code&0xe0 == BPF_IND && end > knownX {
+			knownX = end
 		}
 		for _, t := range g.successors(i, &buf) {
 			if t <= i || t >= n {
 				return false
 			}
 			if !g.reach[t] {
-				g.reach[t], g.known[t], g.wrote[t] = true, known, wrote
+				g.reach[t], g.known[t], g.knownX[t], g.wrote[t] = true, known, knownX, wrote
 			} else {
 				g.known[t] = min(g.known[t], known)
+				g.knownX[t] = min(g.knownX[t], knownX)
 				g.wrote[t] &= wrote
 			}
 		}
@@ -426,14 +439,17 @@ func (g *armGen) insn(i int) bool {
 			return true
 		}
 		// T0 = buflen - (k+size); fail on a borrow or when T0 < X.
-		if op2, ok := armImmOK(uint32(end)); ok {
-			g.dp(armAL, armSUB, true, armL, armT0, op2)
-		} else {
-			g.movConst(armAL, armIP, uint32(end))
-			g.dp(armAL, armSUB, true, armL, armT0, armReg(armIP))
+		// Skipped when an earlier load with this X reached as far.
+		if end > g.knownX[i] {
+			if op2, ok := armImmOK(uint32(end)); ok {
+				g.dp(armAL, armSUB, true, armL, armT0, op2)
+			} else {
+				g.movConst(armAL, armIP, uint32(end))
+				g.dp(armAL, armSUB, true, armL, armT0, armReg(armIP))
+			}
+			g.dp(armHS, armCMP, true, armT0, 0, armReg(armX))
+			g.branch(armLO, armRet0)
 		}
-		g.dp(armHS, armCMP, true, armT0, 0, armReg(armX))
-		g.branch(armLO, armRet0)
 		if k == 0 {
 			g.loadReg(uint32(ins.Code&0x18), armA, armP, armX)
 		} else {

@@ -265,7 +265,7 @@ func TestARMScratch(t *testing.T) {
 
 // zeroOf runs the analysis alone and returns the scratch words to zero.
 func (g *armGen) zeroOf(prog []Insn) uint32 {
-	*g = armGen{prog: prog, reach: make([]bool, len(prog)), known: make([]uint64, len(prog)), wrote: make([]uint32, len(prog))}
+	*g = armGen{prog: prog, reach: make([]bool, len(prog)), known: make([]uint64, len(prog)), knownX: make([]uint64, len(prog)), wrote: make([]uint32, len(prog))}
 	if !g.analyse() {
 		return 0xffff
 	}
@@ -331,6 +331,60 @@ func TestARMBoundsCheckElided(t *testing.T) {
 			}
 			agree(t, p, pkt, uint32(n))
 			agree(t, p, pkt, 100)
+		}
+	}
+}
+
+// countSubsImm counts SUBS-with-immediate instructions (indexed checks).
+func countSubsImm(code []byte) int {
+	n := 0
+	for i := 0; i+4 <= len(code); i += 4 {
+		if binary.LittleEndian.Uint32(code[i:])&0x0ff00000 == 0x02500000 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestARMIndexedCheckElided: an indexed load within what an earlier one
+// proved for the same X needs no check; a new X, from any instruction that
+// writes it, or a path that did not load, needs one.
+func TestARMIndexedCheckElided(t *testing.T) {
+	msh := Stmt(BPF_LDX|BPF_B|BPF_MSH, 14)
+	cases := []struct {
+		name   string
+		prog   []Insn
+		checks int
+	}{
+		{"ports", prog(msh, Stmt(BPF_LD|BPF_H|BPF_IND, 16), Stmt(BPF_LD|BPF_H|BPF_IND, 14), Stmt(BPF_LD|BPF_B|BPF_IND, 17), Stmt(BPF_RET|BPF_K, 1)), 1},
+		{"further", prog(msh, Stmt(BPF_LD|BPF_H|BPF_IND, 14), Stmt(BPF_LD|BPF_H|BPF_IND, 15), Stmt(BPF_RET|BPF_K, 1)), 2},
+		{"new X", prog(msh, Stmt(BPF_LD|BPF_H|BPF_IND, 16), Stmt(BPF_MISC|BPF_TAX, 0), Stmt(BPF_LD|BPF_B|BPF_IND, 14), Stmt(BPF_RET|BPF_K, 1)), 2},
+		{"ldx", prog(msh, Stmt(BPF_LD|BPF_H|BPF_IND, 16), Stmt(BPF_LDX|BPF_IMM, 1), Stmt(BPF_LD|BPF_B|BPF_IND, 14), Stmt(BPF_RET|BPF_K, 1)), 2},
+		{"one path", prog(msh, Stmt(BPF_LD|BPF_B|BPF_ABS, 0), Jump(BPF_JMP|BPF_JEQ|BPF_K, 1, 0, 1), Stmt(BPF_LD|BPF_H|BPF_IND, 16), Stmt(BPF_LD|BPF_B|BPF_IND, 14), Stmt(BPF_RET|BPF_K, 1)), 2},
+	}
+	for _, c := range cases {
+		code, ok := armEmit(c.prog)
+		if !ok {
+			t.Fatal("armEmit failed")
+		}
+		if n := countSubsImm(code); n != c.checks {
+			t.Errorf("%s: %d indexed checks, want %d\n%s", c.name, n, c.checks, Disassemble(c.prog))
+		}
+		p := mustNative(t, c.prog)
+		for n := 0; n <= 80; n++ {
+			for _, b := range []byte{0x40, 0x45, 0x4f, 0x01} {
+				pkt := make([]byte, n)
+				for i := range pkt {
+					pkt[i] = byte(i)
+				}
+				if n > 14 {
+					pkt[14] = b
+				}
+				if n > 0 {
+					pkt[0] = b & 1
+				}
+				agree(t, p, pkt, uint32(n))
+			}
 		}
 	}
 }
