@@ -118,9 +118,9 @@
 //	IPv4 update                7.3 us per Add + Delete of a /17-/32
 //	                           (bart 0.3 us; 4.9 us with compact ranges)
 //
-// Where the time goes: a random IPv4 lookup costs about 60 instructions
-// (callgrind; bart about 240), and a third of them wait on memory for the
-// block's line. Updates pay for the flat blocks: an update re-encodes the
+// Where the time goes: an IPv4 lookup costs about 70 instructions
+// (callgrind, random addresses; bart about 240), and for a third of random
+// addresses one access to the block's line, which misses the caches. Updates pay for the flat blocks: an update re-encodes the
 // chunk's 256 values, about 1.5x the cost with compact ranges. Bulk loads
 // carve the blocks out of 256 KiB slabs, which saves the size-class
 // rounding of one allocation per chunk (0.8 B/prefix).
