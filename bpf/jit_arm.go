@@ -74,9 +74,10 @@ import (
 // of which the generated code is 13.1 and 13.3 (runOps alone: 93.9, 97.9),
 // jitcall 8 and run 6. Timed under TCG, only as ratios within one run:
 // BenchmarkARMCorpus under qemu-arm gives, over the 33 filters, a median of
-// native 2.15-2.18x the portable ops and 3.66-3.72x golang.org/x/net/bpf
-// (three runs); qemu/TestJITCorpusOnBoard, the same filters on the emulated
-// i.MX6UL (qemu-system-arm, kern), 3.8-3.9x the ops and 8.2-8.6x x/net/bpf.
+// native 2.15-2.56x the portable ops and 3.66-5.34x golang.org/x/net/bpf
+// (four runs on a shared, noisy host); qemu/TestJITCorpusOnBoard, the same
+// filters on the emulated i.MX6UL (qemu-system-arm, kern), 3.6-3.9x the ops
+// and 7.2-8.6x x/net/bpf.
 // TCG turns every indirect branch (the call into the code, its return) into
 // a hash lookup, a cost that weighs most on the shortest path; the
 // instruction counts above are the better guide to silicon.
