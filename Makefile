@@ -32,7 +32,7 @@ FW_REPLAY_PPS ?= 100
 # test-qemu's bound: the QEMU tests take about a minute; 5m is the hard stop.
 FW_TEST_TIMEOUT ?= 9m
 
-.PHONY: all deps test vet test-host test-qemu bench fuzz firmware tool qemu clean
+.PHONY: all deps test vet test-host test-arm test-qemu bench fuzz firmware tool qemu clean
 
 all: test
 
@@ -44,6 +44,7 @@ deps:
 	command -v qemu-system-arm >/dev/null 2>&1 || missing="$$missing qemu-system-arm"; \
 	command -v qemu-arm >/dev/null 2>&1 || missing="$$missing qemu-user"; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	command -v arm-none-eabi-objdump >/dev/null 2>&1 || missing="$$missing binutils-arm-none-eabi"; \
 	[ -f /usr/include/pcap/pcap.h ] || missing="$$missing libpcap-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
@@ -60,12 +61,17 @@ vet:
 	# kern and board poke MMIO through uintptr: unsafeptr reports every register access.
 	$(FW_ENV) $(GO) vet -unsafeptr=false ./...
 
-test: deps vet test-host test-qemu
+test: deps vet test-host test-arm test-qemu
 
 HOST_PKGS = $(shell $(GO) list ./... | grep -v -E '$(BOARD_PKGS_RE)')
 
 test-host:
 	$(GO) test -race -count=1 -timeout 20m $(HOST_PKGS)
+
+# The bpf package again as GOARCH=arm under qemu-arm (user mode), so the ARM code generator runs
+# every filter test the host runs (no -race on linux/arm); arm-none-eabi-objdump checks encodings.
+test-arm:
+	GOARCH=arm GOARM=7 $(GO) test -count=1 -timeout 10m -exec qemu-arm ./bpf/
 
 # The QEMU tests skip unless BARETAP_QEMU=1, so test-host (which also lists ./qemu/...) does
 # not boot QEMU; here they run, with -race for the harness. Full log: build/qemu-test.log.
