@@ -195,19 +195,25 @@
 // copies the frame.
 //
 // Figures (BenchmarkTap*; amd64 KVM guest, 2 cores shared with other
-// jobs, so minima of interleaved runs, start of the work -> now):
+// jobs; start of the work -> final run):
 //
-//   - no listener: about 1 ns (target <= 2 ns);
+//   - no listener: 1.0-1.8 ns (target <= 2 ns); the same instructions
+//     measure 0.98 or 1.63 ns depending on where the benchmark loop falls
+//     relative to 32-byte code boundaries;
 //   - one accept-all zero-copy listener, 64-byte frames, default stamps
-//     (BPF_T_MICROTIME, tscfg normal): 107 -> 69 ns per frame, 9.3 -> 14.5
-//     million frames/s; the 10 GbE line rate of 14.88 Mfps needs 67.2 ns.
-//     With tscfg fast 66 -> 38 ns, with no stamp 58 -> 33 ns;
-//   - the same through the copying read path: 78 ns (normal), 49 (fast),
-//     44 (none): the zero-copy path is 1.1-1.3x faster, not the 2x asked;
-//   - 8 zero-copy listeners with different corpus filters: 208 -> 171 ns per
-//     frame, 2.6x running the 8 compiled filters alone; 0 allocations.
+//     (BPF_T_MICROTIME, tscfg normal): 107 -> 67-68 ns per frame, 9.3 ->
+//     14.6-14.96 million frames/s in the quietest runs (68-97 ns while
+//     other jobs ran). The 10 GbE line rate of 14.88 Mfps needs 67.2 ns:
+//     met only at the edge, not with margin. With tscfg fast 66 -> 40 ns,
+//     with no stamp 58 -> 34 ns;
+//   - the same through the copying read path: 80-98 ns (normal), 54
+//     (fast), 44 (none): the zero-copy path is 1.2-1.5x faster (x-anchor
+//     of BenchmarkTapCopyRead64), not the 2x asked;
+//   - 8 zero-copy listeners with different corpus filters: 208 -> 169-175
+//     ns per frame, about 4.2x running the 8 compiled filters alone
+//     (40 ns); 0 allocations on every tap path.
 //
-// Where the 69 ns go: about 30 ns reading the clock (the vDSO's
+// Where the 67 ns go: about 30 ns reading the clock (the vDSO's
 // clock_gettime; its rdtscp waits for the instructions before it), 15-20
 // ns for the descriptor lock (two locked read-modify-writes; the release
 // waits for the record's stores to drain), and the rest for the record
