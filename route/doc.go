@@ -52,7 +52,7 @@
 // range arrays (the previous design here: 2-byte and 4-byte ranges,
 // direct /24 bytes, an index per /8 step) take half the memory but cost a
 // binary search whose every step waits on the previous load and
-// mispredicts: random lookups ran at 1.9x bart, now 3x.
+// mispredicts: random lookups ran at 1.9x bart, now 2.8x.
 //
 // IPv6 uses the same nodes as a multibit trie with 16-bit strides: a
 // chunk's ranges may point at a child node for the next 16 bits, so a
@@ -92,22 +92,26 @@
 //
 // Full BGP table (901,899 IPv4 and 160,147 IPv6 prefixes, 256 next hops),
 // against gaissmai/bart v0.30.0 on the same table and addresses in the
-// same run (go test -bench . ./route/ on a 2-vCPU VM shared with other
-// jobs, so runs vary by 20% and more; x-bart > 1 means faster than bart).
-// Last run of the lookups, three counts each:
+// same run (go test -bench . ./route/ on a 2-vCPU VM; x-bart > 1 means
+// faster than bart). The lookup benchmarks alternate ours and bart in
+// blocks of 2^17 lookups, so both see the same machine conditions; timing
+// each over the whole run in turn let the machine's load swing the ratio
+// by 25% (random IPv4 read 2.4x to 3.35x that way). Last run, three
+// counts each:
 //
-//	IPv4 random addresses      19-21 ns   3.2-3.35x bart
-//	IPv4 table-drawn           19-25 ns   6.0-9.6x bart
-//	IPv4 1,024-address hot set 9 ns       5.0-6.1x bart
-//	IPv6 random / drawn / hot  16-21 / 181-206 / 122-133 ns
-//	                           0.64-0.89 / 1.14-1.40 / 0.92-1.02x bart
-//	4-FIB/1-FIB slowdown, IPv4 random 1.10-1.59 (bart 1.09-1.86), mean
-//	                           over five runs 1.34 (bart 1.52); drawn
-//	                           1.07-1.51 (bart 1.43-2.39)
+//	IPv4 random addresses      22-27 ns   2.78-2.88x bart (target 3x)
+//	IPv4 table-drawn           30-58 ns   4.0-4.6x bart
+//	IPv4 1,024-address hot set 10-11 ns   4.8-4.9x bart
+//	IPv6 random / drawn / hot  17-18 / 197-216 / 110-115 ns
+//	                           0.69 / 1.30-1.38 / 0.82-0.90x bart
+//	4-FIB/1-FIB slowdown, IPv4 random 1.26-1.37 (bart 1.34-1.73); drawn
+//	                           1.24-1.39 (bart 1.70-2.12)
 //	allocations per lookup     0
 //
-// Earlier runs of the same code put random addresses at 2.8-3.3x: the 3x
-// target holds on average but this machine's noise reaches it. Memory and
+// A random IPv4 key reads the /16's descriptor and block pointer (two
+// 512 KiB arrays, L2-resident; putting them side by side in one array did
+// not help) and, for a complex /16, one 16-bit value of its 512-byte block,
+// which misses to L3. Memory and
 // updates (go test -bench 'Bytes|Build|Update'):
 //
 //	IPv4 bytes per prefix      19.6 amd64 (bart 22.7); 18.8 arm (bart 19.8,
