@@ -486,17 +486,7 @@ chain:
 // thread follows t through instructions that cannot change anything or
 // choose anything: "ja" and tests whose two branches agree.
 func (c *compiler) thread(t int) int {
-	for {
-		ins := c.prog[t]
-		switch {
-		case ins.Code == BPF_JMP|BPF_JA:
-			t += 1 + int(ins.K)
-		case ins.Class() == BPF_JMP && ins.Jt == ins.Jf:
-			t += 1 + int(ins.Jt)
-		default:
-			return t
-		}
-	}
+	return threadJump(c.prog, t)
 }
 
 // known is thread for a target reached with A == a: tests of A against a

@@ -65,3 +65,35 @@ func attachNative(p *Program) {
 // Native reports whether Run executes machine code generated for this
 // program (false: the portable ops path).
 func (p *Program) Native() bool { return p.native.entry != 0 }
+
+// packetLoadSize is the width in bytes of a packet load: absolute, indexed,
+// or the byte of "ldxb 4*([k]&0xf)"; 0 for any other instruction. The
+// code generators use it for the buflen a load needs.
+func packetLoadSize(code uint16) uint64 {
+	switch code {
+	case BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_IND:
+		return 4
+	case BPF_LD | BPF_H | BPF_ABS, BPF_LD | BPF_H | BPF_IND:
+		return 2
+	case BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_B | BPF_IND, BPF_LDX | BPF_B | BPF_MSH:
+		return 1
+	}
+	return 0
+}
+
+// threadJump follows target t through instructions that cannot change
+// anything or choose anything: "ja" and tests whose two branches agree.
+// The compiled form and the code generators all thread jumps this way.
+func threadJump(prog []Insn, t int) int {
+	for {
+		ins := prog[t]
+		switch {
+		case ins.Code == BPF_JMP|BPF_JA:
+			t += 1 + int(ins.K)
+		case ins.Class() == BPF_JMP && ins.Jt == ins.Jf:
+			t += 1 + int(ins.Jt)
+		default:
+			return t
+		}
+	}
+}

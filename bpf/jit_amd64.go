@@ -236,31 +236,14 @@ func (g *x86Gen) successors(i int, buf *[2]int) []int {
 // thread follows t through instructions that change nothing and choose
 // nothing: "ja" and tests whose two branches agree.
 func (g *x86Gen) thread(t int) int {
-	for {
-		ins := g.prog[t]
-		switch {
-		case ins.Code == BPF_JMP|BPF_JA:
-			t += 1 + int(ins.K)
-		case ins.Class() == BPF_JMP && ins.Jt == ins.Jf:
-			t += 1 + int(ins.Jt)
-		default:
-			return t
-		}
-	}
+	return threadJump(g.prog, t)
 }
 
 // loadEnd returns k+size for a packet load (absolute, indexed or MSH): the
 // least buflen it needs, computed in 64 bits.
 func (g *x86Gen) loadEnd(ins Insn) (uint64, bool) {
-	var size uint64
-	switch ins.Code {
-	case BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_IND:
-		size = 4
-	case BPF_LD | BPF_H | BPF_ABS, BPF_LD | BPF_H | BPF_IND:
-		size = 2
-	case BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_B | BPF_IND, BPF_LDX | BPF_B | BPF_MSH:
-		size = 1
-	default:
+	size := packetLoadSize(ins.Code)
+	if size == 0 {
 		return 0, false
 	}
 	return uint64(ins.K) + size, true

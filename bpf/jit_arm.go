@@ -300,15 +300,8 @@ func (g *armGen) successors(i int, buf *[2]int) []int {
 // false when that does not fit in 32 bits, so the load can never succeed.
 // Other instructions give 0, true.
 func (g *armGen) loadEnd(ins Insn) (uint64, bool) {
-	var size uint64
-	switch ins.Code {
-	case BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_W | BPF_IND:
-		size = 4
-	case BPF_LD | BPF_H | BPF_ABS, BPF_LD | BPF_H | BPF_IND:
-		size = 2
-	case BPF_LD | BPF_B | BPF_ABS, BPF_LD | BPF_B | BPF_IND, BPF_LDX | BPF_B | BPF_MSH:
-		size = 1
-	default:
+	size := packetLoadSize(ins.Code)
+	if size == 0 {
 		return 0, true
 	}
 	end := uint64(ins.K) + size
