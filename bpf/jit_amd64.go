@@ -63,6 +63,8 @@ const (
 	x86DI  = 7
 	x86R8  = 8
 	x86R9  = 9
+	x86R10 = 10
+	x86R11 = 11
 	x86Non = -1 // no index register
 )
 
@@ -75,6 +77,8 @@ const (
 	x86Base = x86SI
 	x86Len  = x86DI
 	x86Wire = x86R8
+	x86Acc  = x86R10 // a chain's "every test so far passed" (see chainable)
+	x86Cur  = x86R11 // the current test's outcome in a chain
 )
 
 // x86MemOff is where M[0] lies above RSP while the code runs: the CALL in
@@ -135,6 +139,8 @@ type x86Gen struct {
 	bound []uint32    // buflen an absolute load checks, 0 for none
 	zero  uint32      // A, X and M[] words to clear on entry (x86Bit*)
 	fail  int         // label of the shared "return 0"
+	preds []int       // per instruction, how many instructions lead to it
+	chain int         // the fail target of the test chain being emitted, -1 for none
 	frags [][]x86Frag // per instruction, then the failure stub
 	cur   []x86Frag   // the block being emitted
 	buf   []byte      // its trailing bytes
@@ -162,13 +168,22 @@ func x86Emit(prog []Insn, movbe bool) ([]byte, bool) {
 	if n == 0 || n > maxOps {
 		return nil, false
 	}
-	g := &x86Gen{prog: prog, movbe: movbe, state: make([]x86State, n), fail: x86Fail}
+	g := &x86Gen{prog: prog, movbe: movbe, state: make([]x86State, n), fail: x86Fail, chain: -1}
 	if last := prog[n-1]; last.Code == BPF_RET|BPF_K && last.K == 0 {
 		g.fail = n - 1
 	}
 	g.analyse()
 	if g.fail >= 0 {
 		g.state[g.fail].reached = true // the failure paths lead there
+	}
+	g.preds = make([]int, n)
+	var succ [2]int
+	for i := range prog {
+		if g.state[i].reached {
+			for _, t := range g.successors(i, &succ) {
+				g.preds[t]++
+			}
+		}
 	}
 
 	// Entry: clear what some path reads before writing.
@@ -576,6 +591,9 @@ func (g *x86Gen) insn(i int) {
 		default:
 			g.cmpImm(x86A, k)
 		}
+		if ins.Code&BPF_X == 0 && g.chainTest(i, cc, jt, jf) {
+			return
+		}
 		if g.prog[jt].Class() == BPF_RET && g.prog[jf].Class() == BPF_RET {
 			g.selectRet(cc, g.prog[jt], g.prog[jf])
 			return
@@ -591,6 +609,101 @@ func (g *x86Gen) insn(i int) {
 			g.jump(-1, jf)
 		}
 	}
+}
+
+// Test chains.
+//
+// tcpdump's filters are chains of tests that each reject to the same
+// "ret" ("ldh [12]; jeq #0x800 ...; ldb [23]; jeq #17 ...; ldh [20]; jset
+// #0x1fff ..."). On real traffic the early tests (which EtherType? which
+// protocol?) are the branches the CPU predicts worst, and every one of them
+// is a branch of its own. When the loads between the tests need no bounds
+// check of their own (an earlier check covered them) the tests can all be
+// evaluated: each SETcc records whether its test lets the packet on, an AND
+// gathers them, and one branch (or a CMOV between two returns) decides. The
+// loads are in bounds whatever the earlier tests say, and the fail target is
+// a "ret #k", which does not read the A the skipped path would have left.
+
+// chainFail returns the fail target of test i and the condition under
+// which the packet goes on to the instruction after it, when one target
+// is a "ret #k" and the other is i+1; ok is false otherwise.
+func (g *x86Gen) chainFail(i, cc, jt, jf int) (fail, cont int, ok bool) {
+	switch {
+	case jt == i+1 && g.prog[jf].Code == BPF_RET|BPF_K:
+		return jf, cc, true
+	case jf == i+1 && g.prog[jt].Code == BPF_RET|BPF_K:
+		return jt, cc ^ 1, true
+	}
+	return 0, 0, false
+}
+
+// chainable says whether test i (going on to i+1, failing to fail) can
+// hand on to a chain: i+1 is an absolute load without a check of its own,
+// then (after an optional "and #k") a test on a constant that also fails
+// to fail, each reached only from the instruction before it.
+func (g *x86Gen) chainable(i, fail int) bool {
+	if i+2 >= len(g.prog) || g.preds[i+1] != 1 || g.preds[i+2] != 1 {
+		return false
+	}
+	ld, ti := g.prog[i+1], i+2
+	if g.prog[ti].Code == BPF_ALU|BPF_AND|BPF_K { // "ld [26]; and #0xfff00000; jeq ..."
+		if ti++; ti >= len(g.prog) || g.preds[ti] != 1 {
+			return false
+		}
+	}
+	t := g.prog[ti]
+	switch ld.Code {
+	case BPF_LD | BPF_W | BPF_ABS, BPF_LD | BPF_H | BPF_ABS, BPF_LD | BPF_B | BPF_ABS:
+	default:
+		return false
+	}
+	if end, _ := g.loadEnd(ld); end > 0x7fffffff || g.bound[i+1] != 0 {
+		return false
+	}
+	if t.Class() != BPF_JMP || t.Code == BPF_JMP|BPF_JA || t.Code&BPF_X != 0 {
+		return false
+	}
+	jt, jf := g.thread(ti+1+int(t.Jt)), g.thread(ti+1+int(t.Jf))
+	return jt != jf && (jt == fail || jf == fail)
+}
+
+// chainTest emits test i (its flags already set, cc the condition of its
+// true branch) as part of a chain when it starts, continues or ends one,
+// and reports whether it did.
+func (g *x86Gen) chainTest(i, cc, jt, jf int) bool {
+	fail, cont, ok := g.chainFail(i, cc, jt, jf)
+	if g.chain < 0 {
+		if !ok || !g.chainable(i, fail) {
+			return false
+		}
+		g.setcc(cont, x86Acc)
+		g.chain = fail
+		return true
+	}
+	// Inside a chain (chainable made sure this test fails to its target).
+	fail = g.chain
+	other, goes := jt, cc // the target that is not fail, and when it is taken
+	if jt == fail {
+		other, goes = jf, cc^1
+	}
+	g.setcc(goes, x86Cur)
+	g.bytes(0x45, 0x20, x86ModRM(3, x86Cur, x86Acc)) // AND r10b, r11b: ZF = some test failed
+	if other == i+1 && g.chainable(i, fail) {
+		return true
+	}
+	g.chain = -1
+	if g.prog[other].Class() == BPF_RET {
+		g.selectRet(x86NE, g.prog[other], g.prog[fail])
+		return true
+	}
+	g.jump(x86E, fail)
+	g.branchTo(i, other)
+	return true
+}
+
+// setcc sets the low byte of r (R8-R15) to the condition cc.
+func (g *x86Gen) setcc(cc, r int) {
+	g.bytes(0x41, 0x0f, 0x90|byte(cc), x86ModRM(3, 0, r))
 }
 
 // check emits the bounds check of absolute load i, if it has one.
