@@ -139,7 +139,15 @@
 //     "return 0", the program's own final "ret #0" when it has one;
 //   - only the registers and scratch words some path reads before writing
 //     are zeroed on entry; shifts by X clamp counts of 32 or more to a 0
-//     result with CMOV, as Go's shift (the interpreter's) does.
+//     result with CMOV, as Go's shift (the interpreter's) does;
+//   - chains of tests that all reject to the same "ret #k" ("ldh [12];
+//     jeq #0x800; ldb [23]; jeq #17; ldh [20]; jset #0x1fff"), with loads
+//     between them that an earlier check covered, are evaluated without a
+//     branch per test: SETcc records each outcome, AND gathers them, one
+//     branch (or a CMOV between two returns) decides. The first tests of a
+//     filter (which EtherType? which protocol?) are the branches real
+//     traffic predicts worst; the fail target does not read the A the
+//     skipped path would have left (tested by jit_chain_test.go).
 //
 // Tests hold the machine code to the interpreter, the ops and x/net/bpf:
 // every corpus filter over every frame and over sampled frames cut at every
@@ -149,25 +157,23 @@
 // (jit_amd64_test.go), and the FuzzAgree and FuzzValidate differentials.
 //
 // On the shared corpus (BenchmarkCorpus -count 3, all paths interleaved in
-// each iteration, on a 2-core machine; per filter the median of the three
-// runs) the native code is 3.07x x/net/bpf as the median of the per-filter
-// speed-ups (from 2.53x, "icmp[icmptype] == icmp-echo or ...", to 4.39x,
-// "ether host ..."), but 2.6-2.8x on the filter with the median x/net/bpf
-// time ("ip and udp dst port 53"), re-measured on its own; against libpcap's
-// C bpf_filter the median is 1.37x (0.96x, "arp and arp[6:2] == 1", to
-// 2.33x). The portable ops give 1.75x x/net/bpf (0.83x libpcap). All
+// each iteration, on a 2-core machine) the native code is 3.29x x/net/bpf
+// as the median of the per-filter speed-ups (from 2.45x, "arp and arp[6:2]
+// == 1", to 5.96x, "ip and not net ... and not net ..."), and 3.07-3.30x
+// on the filter with the median x/net/bpf time ("udp"), re-measured on its
+// own; against libpcap's C bpf_filter the median is 1.74x (0.79x, "arp and
+// arp[6:2] == 1", to 2.90x). The portable ops give 1.79x x/net/bpf. All
 // allocate nothing. Over one cache-resident frame ("median-hot") the native
-// code takes 4.6-5.9 ns a frame, 10x x/net/bpf.
+// code takes 4.1-6.7 ns a frame, 5.4-6.1x x/net/bpf. The short filters
+// (arp, ether broadcast, icmp6, less 64: 2.5-2.9x) are where the fixed
+// cost of a call and the memory walk every path pays (4.5-6 ns a frame)
+// weigh most.
 //
-// What keeps real traffic near 3x is not the generated code, which for
-// "ip and udp dst port 53" is 27 instructions with a CMOV for the final
-// test: the memory every path pays ("walk", one read of each frame's
-// header: 5-6 ns a frame) and the data-dependent branches real traffic
-// mispredicts in every implementation. Run inlines into its caller as one
-// call of run (assembly on amd64 and arm), which tail-jumps to jitcall (or
-// to runOps0 without native code): one Go call per packet. On arm the
-// native code runs 27 guest instructions a frame for "tcp" against 117 for
-// the ops (jit_arm.go has the ARM figures, all emulated).
+// Run inlines into its caller as one call of run (assembly on amd64 and
+// arm), which tail-jumps to jitcall (or to runOps0 without native code):
+// one Go call per packet. On arm the native code runs 27 guest
+// instructions a frame for "tcp" against 117 for the ops (jit_arm.go has
+// the ARM figures, all emulated; the ARM generator has no test chains).
 //
 // # Interoperability
 //
