@@ -114,30 +114,39 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		case <-time.After(*wait):
 		}
 	}
-	var tick *time.Ticker
+	var tick <-chan time.Time
 	if *pps > 0 {
-		tick = time.NewTicker(time.Duration(float64(time.Second) / *pps))
-		defer tick.Stop()
+		t := time.NewTicker(time.Duration(float64(time.Second) / *pps))
+		defer t.Stop()
+		tick = t.C
 	}
-	for i := 0; *count == 0 || st.sent+st.skipped+st.errors < *count; i++ {
+	sendFrames(conn, dst, frames, *loop, *count, tick, stop, &st)
+	report()
+	return 0
+}
+
+// sendFrames sends frames to dst in order, starting over at the end when
+// loop is set, until count frames are taken from the file (0: no limit) or
+// stop fires. With a tick channel, each frame waits for one tick (the
+// pacing); without, frames go as fast as the socket takes them.
+func sendFrames(conn *net.UDPConn, dst *net.UDPAddr, frames []pcap.Frame, loop bool, count int, tick <-chan time.Time, stop <-chan os.Signal, st *replayStats) {
+	for i := 0; count == 0 || st.sent+st.skipped+st.errors < count; i++ {
 		if i == len(frames) {
-			if !*loop {
-				break
+			if !loop {
+				return
 			}
 			i = 0
 		}
 		if tick != nil {
 			select {
 			case <-stop:
-				report()
-				return 0
-			case <-tick.C:
+				return
+			case <-tick:
 			}
 		} else {
 			select {
 			case <-stop:
-				report()
-				return 0
+				return
 			default:
 			}
 		}
@@ -153,8 +162,6 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		st.sent++
 		st.bytes += len(data)
 	}
-	report()
-	return 0
 }
 
 type replayStats struct {
