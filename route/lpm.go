@@ -80,17 +80,23 @@ const (
 	directFlag = 1 << 30
 	// indexFlag: a search covers one /8 step's ranges only.
 	indexFlag = 1 << 29
-	// flatFlag (IPv4 only): the lookup part is a flat block of 256 uint16,
-	// the value of each /24 of the chunk, then one such block (at /32
-	// granularity) per /24 that holds longer prefixes; the count field is
-	// the number of those sub-blocks. A block value with kidFlag set names
-	// a sub-block.
+	// flatFlag (IPv4 only): the lookup part is a flat block of 256 bytes,
+	// the value of each /24 of the chunk (esc8 for a /24 whose value does
+	// not fit a byte or that holds longer prefixes), then the escapes, one
+	// word per escaped /24 (j<<16 | value, sorted by j; the value is a
+	// next hop or kidFlag | i for sub-block i), then the sub-blocks, 256
+	// uint16 each (the value of each address of the /24). The count field
+	// is the number of sub-blocks, bits escShift.. the number of escapes.
 	flatFlag = 1 << 28
 	// inlineFlag (IPv4 only): the chunk's descriptor answers every lookup
 	// (kind inline); the lookup part is that descriptor, two
 	// words, low half first.
 	inlineFlag  = 1 << 27
-	blockWords  = 128 // 256 uint16
+	escShift    = 17
+	escMask     = 1<<9 - 1
+	esc8        = 0xff // a block byte that sends the lookup to the escapes
+	block8Words = 64   // 256 bytes
+	subWords    = 128  // 256 uint16
 	directMin   = 16  // ranges above which a short node goes direct
 	indexMin    = 32  // ranges above which a long node gets an index
 	indexWords  = 128 // 256 uint16
@@ -149,18 +155,19 @@ const (
 	inlineV1     = 15
 	inlineV2     = 30
 	kindComplexD = uint64(kindComplex) << kindShift
-	// retryVal fills noBlock: a reader that paired a complex descriptor
-	// with it retries.
-	retryVal = kidFlag | nhMask
 )
 
 // noBlock is what dir4.ptr holds for a chunk that is not complex, so that
-// every lookup can load a block value without a branch on the kind.
+// every lookup can load a block value without a branch on the kind. Its
+// bytes are all esc8 and it has no escapes: a reader that paired a
+// complex descriptor with it finds that out in the escape path (which
+// checks for noBlock) and retries.
 var noBlock = func() *uint32 {
-	w := make([]uint32, hdrWords+blockWords)
-	b := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords])), 256)
+	w := make([]uint32, hdrWords+block8Words)
+	w[0] = flatFlag
+	b := unsafe.Slice((*uint8)(unsafe.Pointer(&w[hdrWords])), 256)
 	for j := range b {
-		b[j] = retryVal
+		b[j] = esc8
 	}
 	return &w[0]
 }()
@@ -190,7 +197,7 @@ func rangeWords(w0 uint32) int {
 	n := int(w0 & countMask)
 	switch {
 	case w0&flatFlag != 0:
-		return blockWords * (1 + n)
+		return block8Words + int(w0>>escShift&escMask) + subWords*n
 	case w0&inlineFlag != 0:
 		return 2
 	case w0&directFlag != 0:
@@ -648,33 +655,51 @@ func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 		copy(w[hdrWords+2:], ents)
 		return w
 	}
-	// A /24 needs a sub-block when a range starts inside it.
-	nsub := 0
-	last := -1
-	for _, r := range out[1:] {
-		if j := int(r >> 24); r&0x00ff0000 != 0 && j != last {
-			nsub++
-			last = j
-		}
-	}
-	rw := blockWords * (1 + nsub)
-	w := b.alloc(hdrWords + rw + len(ents))
-	w[0] = flatFlag | uint32(nsub)
-	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
-	blk := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords])), 2*rw)
-	r, sub := 0, 0
+	// A /24 needs a sub-block when a range starts inside it; it and a /24
+	// whose value does not fit a byte (esc8 or more) are escaped.
+	var vals [256]uint16
+	nsub, nesc := 0, 0
+	r := 0
 	for j := range 256 {
 		base := uint32(j) << 8
 		for r+1 < len(out) && out[r+1]>>16 <= base {
 			r++
 		}
 		if r+1 == len(out) || out[r+1]>>16 > base|0xff {
-			blk[j] = uint16(out[r])
+			vals[j] = uint16(out[r])
+			if vals[j] >= esc8 {
+				nesc++
+			}
 			continue
 		}
-		sub++
-		blk[j] = kidFlag | uint16(sub-1)
-		sb := blk[256*sub : 256*(sub+1)]
+		vals[j] = kidFlag | uint16(nsub)
+		nsub++
+		nesc++
+		for r+1 < len(out) && out[r+1]>>16 <= base|0xff {
+			r++
+		}
+	}
+	rw := block8Words + nesc + subWords*nsub
+	w := b.alloc(hdrWords + rw + len(ents))
+	w[0] = flatFlag | uint32(nesc)<<escShift | uint32(nsub)
+	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
+	blk := unsafe.Slice((*uint8)(unsafe.Pointer(&w[hdrWords])), 256)
+	esc := w[hdrWords+block8Words : hdrWords+block8Words+nesc]
+	subs := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords+block8Words])), 2*(nesc+subWords*nsub))[2*nesc:]
+	r, e := 0, 0
+	for j, x := range vals {
+		if x < esc8 {
+			blk[j] = uint8(x)
+			continue
+		}
+		blk[j] = esc8
+		esc[e] = uint32(j)<<16 | uint32(x)
+		e++
+		if x&kidFlag == 0 {
+			continue
+		}
+		base := uint32(j) << 8
+		sb := subs[256*int(x&nhMask):][:256]
 		for k := range 256 {
 			for r+1 < len(out) && out[r+1]>>16 <= base|uint32(k) {
 				r++
@@ -1085,7 +1110,10 @@ func decodeRanges(n *node, dst []uint32) []uint32 {
 	base := unsafe.Pointer(&n.w[hdrWords])
 	switch {
 	case w0&flatFlag != 0:
-		blk := unsafe.Slice((*uint16)(base), 256*(1+cnt))
+		blk := unsafe.Slice((*uint8)(base), 256)
+		esc := n.w[hdrWords+block8Words:][:w0>>escShift&escMask]
+		nesc := len(esc)
+		subs := unsafe.Slice((*uint16)(unsafe.Pointer(&n.w[hdrWords+block8Words])), 2*nesc+256*cnt)[2*nesc:]
 		prev := uint32(1 << 16) // no value
 		add := func(start uint32, v uint16) {
 			if uint32(v) != prev {
@@ -1093,12 +1121,18 @@ func decodeRanges(n *node, dst []uint32) []uint32 {
 				prev = uint32(v)
 			}
 		}
-		for j, v := range blk[:256] {
+		e := 0
+		for j, b := range blk {
+			v := uint16(b)
+			if b == esc8 {
+				v = uint16(esc[e])
+				e++
+			}
 			if v&kidFlag == 0 {
 				add(uint32(j)<<8, v)
 				continue
 			}
-			sb := blk[256*(1+int(v&nhMask)):][:256]
+			sb := subs[256*int(v&nhMask):][:256]
 			for k, x := range sb {
 				add(uint32(j)<<8|uint32(k), x)
 			}

@@ -305,7 +305,8 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 		return nil
 	}
 	blk := unsafe.Pointer(tab.ptr[v>>16].Load())
-	bv := uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
+	bv := uint32(*(*uint8)(unsafe.Add(blk, hdrWords*4+uintptr(j))))
+	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
 	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
 	if j >= d>>inlineS1&0xff {
 		i = v1
@@ -328,19 +329,20 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	return nh
 }
 
-// find4 reads the value of v in its chunk: one next hop, or, with kidFlag
-// set, the value of a block (bv, in blk) naming a sub-block or retryVal.
+// find4 reads the value of v in its chunk: one next hop, or kidFlag for a
+// /24 whose block byte is esc8 (see escape4), with the block it read.
 //
 // Both the inline value and the block value are computed and one is
 // selected: random keys mix the kinds, and a mispredicted branch on the
 // kind would cost more than the load of a block value (noBlock, always
 // cached, for chunks that are not complex). Every value is computed before
 // the selections so that the compiler emits conditional moves.
-func find4(tab *dir4, v uint32) (i, bv uint32, blk unsafe.Pointer) {
+func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
 	j := uint64(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
 	blk = unsafe.Pointer(tab.ptr[v>>16].Load())
-	bv = uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+2*uintptr(j))))
+	bv := uint32(*(*uint8)(unsafe.Add(blk, hdrWords*4+uintptr(j))))
+	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
 	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
 	if j >= d>>inlineS1&0xff {
 		i = v1
@@ -351,23 +353,47 @@ func find4(tab *dir4, v uint32) (i, bv uint32, blk unsafe.Pointer) {
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
-	return i, bv, blk
+	return i, blk
 }
 
-// lookup4Slow is lookup for the rare keys whose /24 holds longer prefixes,
-// and for retries after a concurrent update.
+// escape4 returns the value of v in flat node blk when v's /24 is escaped:
+// its escape word names a next hop or a sub-block. ok is false for noBlock
+// (the chunk stopped being complex since its descriptor was read).
+func escape4(blk unsafe.Pointer, v uint32) (i uint32, ok bool) {
+	if blk == unsafe.Pointer(noBlock) {
+		return 0, false
+	}
+	w0 := *(*uint32)(blk)
+	esc := unsafe.Slice((*uint32)(unsafe.Add(blk, (hdrWords+block8Words)*4)), w0>>escShift&escMask)
+	j := v >> 8 & 0xff
+	lo, n := 0, len(esc)
+	for n > 1 {
+		h := n >> 1
+		if esc[lo+h]>>16 <= j {
+			lo += h
+		}
+		n -= h
+	}
+	x := esc[lo] & 0xffff
+	if x&kidFlag != 0 {
+		off := (hdrWords+block8Words+uintptr(len(esc)))*4 + 512*uintptr(x&nhMask) + 2*uintptr(v&0xff)
+		x = uint32(*(*uint16)(unsafe.Add(blk, off)))
+	}
+	return x, true
+}
+
+// lookup4Slow is lookup for the rare keys whose /24 is escaped (holds
+// longer prefixes or a next hop past a byte), and for retries after a
+// concurrent update.
 func (t *Table) lookup4Slow(tab *dir4, v uint32) *NextHop {
 	for {
 		arr := t.nh.arr.Load()
-		i, bv, blk := find4(tab, v)
+		i, blk := find4(tab, v)
 		if i&kidFlag != 0 {
-			if bv == retryVal {
-				continue // the chunk stopped being complex since its descriptor was read
+			var ok bool
+			if i, ok = escape4(blk, v); !ok {
+				continue
 			}
-			// The sub-block is addressed from bv, not i: the compiler will
-			// not select a value used in an address with a conditional
-			// move.
-			i = uint32(*(*uint16)(unsafe.Add(blk, hdrWords*4+512*(1+uintptr(bv&nhMask))+2*uintptr(v&0xff))))
 		}
 		if t.nh.arr.Load() != arr {
 			continue
