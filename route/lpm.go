@@ -80,7 +80,8 @@ const (
 	directFlag = 1 << 30
 	// indexFlag: a search covers one /8 step's ranges only.
 	indexFlag = 1 << 29
-	// flatFlag (IPv4 only): the lookup part is a flat block of 256 bytes,
+	// flatFlag (IPv4 only): the lookup part, kept in the dir4 arena rather
+	// than in the node's words, is a flat block of 256 bytes,
 	// the value of each /24 of the chunk (esc8 for a /24 whose value does
 	// not fit a byte or that holds longer prefixes), then the escapes, one
 	// word per escaped /24 (j<<16 | value, sorted by j; the value is a
@@ -97,53 +98,57 @@ const (
 	esc8        = 0xff // a block byte that sends the lookup to the escapes
 	block8Words = 64   // 256 bytes
 	subWords    = 128  // 256 uint16
-	directMin   = 16  // ranges above which a short node goes direct
-	indexMin    = 32  // ranges above which a long node gets an index
-	indexWords  = 128 // 256 uint16
-	directWords = 64  // 256 bytes
+	directMin   = 16   // ranges above which a short node goes direct
+	indexMin    = 32   // ranges above which a long node gets an index
+	indexWords  = 128  // 256 uint16
+	directWords = 64   // 256 bytes
 	// maxKids bounds the children of one IPv6 node (index must fit 15 bits).
 	maxKids = nhMask + 1
 )
 
-// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor and a
-// pointer to the chunk's flat node (or to noBlock). The descriptors sit in
-// their own array (512 KiB) so that the lookups they answer alone (most
-// of the random ones) share as few cache lines as possible.
+// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor, and an
+// arena holding the lookup parts of the chunks that need one. The
+// descriptors fill 512 KiB, the only array a lookup indexes by the key's
+// top 16 bits.
 //
 // The descriptor alone (kind inline) answers chunks with up to three
 // ranges starting on /24 boundaries, one range (a leaf) included. For the
-// others (kind complex) ptr holds the chunk's node, whose lookup part is a
-// flat block (flatFlag): the value of the key's /24 is one load at a fixed
-// offset, so a lookup costs the descriptor, the pointer and one cache line
-// of the node, with no search (the rare /24 holding longer prefixes costs
-// one more load in the same node). Flat blocks take 512 bytes per chunk
-// where DXR's ranges would take 4 per range; for a full table that is 11
-// MB against about 5, still under bart's footprint, and every lookup of a
-// complex chunk touches one line where a range search touches several and
-// waits on each. A lookup loads the block value even for inline chunks
-// (from noBlock, always cached) and selects the answer with conditional
-// moves: random keys mix the kinds, and a mispredicted branch on the kind
-// stalls the lookups behind it.
+// others (kind complex) it holds the byte offset in the arena of the
+// chunk's flat block (see flatFlag): the value of the key's /24 is one
+// byte at a fixed offset from it, so a lookup costs the descriptor and
+// one cache line of the arena, with no search (a /24 holding longer
+// prefixes, or whose next hop does not fit a byte, costs the escape
+// search in the same part). The arena holds only lookup parts, packed, so
+// the blocks of a full table fill about 5.5 MB of memory; the chunks'
+// entries stay in the writer's nodes (lpm.words4). A lookup loads a block
+// byte even for inline chunks (offset 0, always cached) and selects the
+// answer with conditional moves: random keys mix the kinds, and a
+// mispredicted branch on the kind stalls the lookups behind it.
 //
-// Publishing needs no seqlock: every flat block answers every key of its
-// chunk, so a reader that loaded a complex descriptor may pair it with any
-// block the writer stored since, and gets that state's answer. The writer
-// stores ptr before a complex descriptor, and an inline descriptor before
-// setting ptr to noBlock, whose values are all retryVal: a reader that
-// pairs a complex descriptor with noBlock retries. Next-hop slots are
-// handled by the next-hop array pointer (see Table.lookup). Inline chunks
-// with entries keep their node in lpm.side (writer only), never in ptr, so
-// ptr only ever holds flat nodes or noBlock.
+// Publishing needs no seqlock: a descriptor and the offset of its part are
+// one word, and a part in the arena is never written again once a
+// descriptor names it: the writer appends a chunk's new part past the
+// used end of the arena and then stores its descriptor. A replaced part
+// stays as garbage until the arena is full; then the writer copies the
+// live parts into a new, larger arena with a new descriptor array and
+// publishes that dir4 as a whole (compact4), so a reader still on the old
+// one reads the old, unchanged state. Next-hop slots are handled by the
+// next-hop array pointer, which a reader loads before the dir4 (see
+// Table.lookup).
 //
 // Descriptor layout (uint64), by kind (bits 62..63):
 //
 //	inline   bits 0..14, 15..29, 30..44: values of three ranges; bits
 //	         45..52, 53..60: start>>8 of the second and third (a leaf
 //	         repeats its value three times, all starts 0)
-//	complex  no other bits; ptr holds the flat node
+//	complex  bits 0..39: byte offset in arena of the chunk's block (its
+//	         header word w0 is the word before)
 type dir4 struct {
 	desc [1 << segBits]atomic.Uint64
-	ptr  [1 << segBits]atomic.Pointer[uint32]
+	// arena: parts, each the flat node's header word w0, then its block,
+	// escapes and sub-blocks; immutable below the writer's lpm.used4.
+	// The first noPartWords are the (zero) block inline chunks read.
+	arena []uint32
 }
 
 const (
@@ -155,22 +160,20 @@ const (
 	inlineV1     = 15
 	inlineV2     = 30
 	kindComplexD = uint64(kindComplex) << kindShift
+	offMask      = 1<<40 - 1
+	noPartWords  = block8Words
 )
 
-// noBlock is what dir4.ptr holds for a chunk that is not complex, so that
-// every lookup can load a block value without a branch on the kind. Its
-// bytes are all esc8 and it has no escapes: a reader that paired a
-// complex descriptor with it finds that out in the escape path (which
-// checks for noBlock) and retries.
-var noBlock = func() *uint32 {
-	w := make([]uint32, hdrWords+block8Words)
-	w[0] = flatFlag
-	b := unsafe.Slice((*uint8)(unsafe.Pointer(&w[hdrWords])), 256)
-	for j := range b {
-		b[j] = esc8
-	}
-	return &w[0]
-}()
+// partWords is the size of a flat node's lookup part in the arena.
+func partWords(w0 uint32) int {
+	return 1 + block8Words + int(w0>>escShift&escMask) + subWords*int(w0&countMask)
+}
+
+// part returns the arena part a complex descriptor names.
+func (tab *dir4) part(d uint64) []uint32 {
+	off := int(d&offMask)/4 - 1
+	return tab.arena[off : off+partWords(tab.arena[off])]
+}
 
 // key128 is an address as two big-endian halves; IPv4 sits in the top 32
 // bits of hi.
@@ -197,7 +200,7 @@ func rangeWords(w0 uint32) int {
 	n := int(w0 & countMask)
 	switch {
 	case w0&flatFlag != 0:
-		return block8Words + int(w0>>escShift&escMask) + subWords*n
+		return 0 // in the arena
 	case w0&inlineFlag != 0:
 		return 2
 	case w0&directFlag != 0:
@@ -321,7 +324,12 @@ func coverAt(ents []uint32, k uint32, cover uint16, below int) uint16 {
 
 // builder holds the writer's scratch space (protected by Table.mu).
 type builder struct {
-	v4       bool // encode IPv4 nodes (flat or inline)
+	v4 bool // encode IPv4 nodes (flat or inline)
+	// part is the lookup part of the flat node whose words start at
+	// partOf, the last one encoded, until publish4 copies it to the
+	// arena.
+	part     []uint32
+	partOf   *uint32
 	bulk     bool // allocate flat nodes from slab
 	slab     []uint32
 	old      []uint32
@@ -525,10 +533,12 @@ type lpm struct {
 	short    [segBits + 1]map[uint32]uint16
 	coverLen []uint8 // per chunk: length+1 of the short prefix covering it, 0 = none
 	leaves   map[uint16]*node
-	// side holds the nodes of IPv4 chunks whose descriptor answers alone
-	// (kind inline) but that have entries: dir4.ptr holds flat nodes
-	// only.
-	side map[uint32]*node
+	// words4 holds the words of each IPv4 chunk's node that has entries
+	// (flat nodes without their lookup part, which is in the arena);
+	// lookups never read it. used4 is how much of the arena is written,
+	// live4 how much of that descriptors name.
+	words4       []*uint32
+	used4, live4 int
 	// used has a bit per chunk with entries or children, so walks skip
 	// the empty ones.
 	used  []uint64
@@ -553,14 +563,11 @@ func (t *lpm) init() {
 		t.short[i] = make(map[uint32]uint16)
 	}
 	t.leaves = make(map[uint16]*node)
-	t.side = make(map[uint32]*node)
 	t.used = make([]uint64, 1<<segBits/64)
 	if t.is4 {
-		tab := new(dir4)
-		for i := range tab.ptr {
-			tab.ptr[i].Store(noBlock)
-		}
-		t.chunks4.Store(tab)
+		t.words4 = make([]*uint32, 1<<segBits)
+		t.used4 = noPartWords
+		t.chunks4.Store(&dir4{arena: make([]uint32, noPartWords)})
 	} else {
 		t.chunks6.Store(new([1 << segBits]atomic.Pointer[node]))
 	}
@@ -571,14 +578,10 @@ func (t *lpm) init() {
 // maps), so readers never touch the writer's leaf cache.
 func (t *lpm) view(c uint32) *node {
 	if t.is4 {
-		tab := t.chunks4.Load()
-		if tab == nil {
+		if t.words4 == nil || t.words4[c] == nil {
 			return nil
 		}
-		if p := tab.ptr[c].Load(); p != nil && p != noBlock {
-			return chunkNode(p)
-		}
-		return t.side[c]
+		return chunkNode(t.words4[c])
 	}
 	return t.chunk(c)
 }
@@ -590,11 +593,8 @@ func (t *lpm) chunk(c uint32) *node {
 		if tab == nil {
 			return nil
 		}
-		if p := tab.ptr[c].Load(); p != nil && p != noBlock {
+		if p := t.words4[c]; p != nil {
 			return chunkNode(p)
-		}
-		if n, ok := t.side[c]; ok {
-			return n
 		}
 		if d := tab.desc[c].Load(); d != 0 {
 			return t.leaf(uint16(d & nhMask))
@@ -622,25 +622,78 @@ func (t *lpm) publish(c uint32, n *node) {
 }
 
 func (t *lpm) publish4(c uint32, n *node) {
-	tab := t.chunks4.Load()
-	desc, ptr := &tab.desc[c], &tab.ptr[c]
-	if n == nil || n.w[0]&flatFlag == 0 {
-		d := leafDesc(0)
-		if n != nil {
-			d = uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
+	var d uint64
+	var words *uint32
+	var part []uint32
+	switch {
+	case n == nil:
+		d = leafDesc(0)
+	case n.w[0]&flatFlag == 0:
+		d = uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
+		if n.w[1]>>nhBits != 0 {
+			words = &n.w[0]
 		}
-		if n != nil && n.w[1]>>nhBits != 0 {
-			t.side[c] = n
-		} else {
-			delete(t.side, c)
+	default:
+		if t.b.partOf != &n.w[0] {
+			panic("route: publishing a flat node whose part was not just built")
 		}
-		desc.Store(d)
-		ptr.Store(noBlock)
-		return
+		part, words = t.b.part, &n.w[0]
+		t.b.partOf = nil
 	}
-	delete(t.side, c)
-	ptr.Store(&n.w[0])
-	desc.Store(kindComplexD)
+	tab := t.chunks4.Load()
+	if t.used4+len(part) > len(tab.arena) {
+		slack := 4
+		if t.b.bulk {
+			slack = 1 // loading: double the arena
+		}
+		tab = t.compact4(len(part), slack)
+	}
+	if part != nil {
+		// Append the part past everything a descriptor may name, then
+		// name it.
+		off := t.used4
+		copy(tab.arena[off:], part)
+		t.used4 += len(part)
+		t.live4 += len(part)
+		d = kindComplexD | uint64(4*(off+1))
+	}
+	if old := tab.desc[c].Load(); old>>kindShift == kindComplex {
+		t.live4 -= len(tab.part(old))
+	}
+	tab.desc[c].Store(d)
+	t.words4[c] = words
+}
+
+// compact4 copies the live parts of the arena into a new one with room
+// for extra more words and headroom of 1/slack of the live parts, and
+// publishes a new dir4 with it. Readers still on the old dir4 read the
+// state it had: the writer never writes it again.
+func (t *lpm) compact4(extra, slack int) *dir4 {
+	old := t.chunks4.Load()
+	need := noPartWords + t.live4 + extra
+	nt := &dir4{arena: make([]uint32, need+t.live4/slack)}
+	used := noPartWords
+	for c := range old.desc {
+		d := old.desc[c].Load()
+		if d>>kindShift == kindComplex {
+			p := old.part(d)
+			copy(nt.arena[used:], p)
+			d = kindComplexD | uint64(4*(used+1))
+			used += len(p)
+		}
+		nt.desc[c].Store(d)
+	}
+	t.used4 = used
+	t.chunks4.Store(nt)
+	return nt
+}
+
+// trim4 shrinks the arena after a bulk load to the live parts and a
+// little headroom for updates.
+func (t *lpm) trim4() {
+	if spare := len(t.chunks4.Load().arena) - noPartWords - t.live4; spare > t.live4/16 && spare > 1<<12 {
+		t.compact4(0, 32)
+	}
 }
 
 // encode4 lays out an IPv4 chunk from its ranges (long form, canonical:
@@ -679,13 +732,20 @@ func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 			r++
 		}
 	}
-	rw := block8Words + nesc + subWords*nsub
-	w := b.alloc(hdrWords + rw + len(ents))
+	w := b.alloc(hdrWords + len(ents))
 	w[0] = flatFlag | uint32(nesc)<<escShift | uint32(nsub)
 	w[1] = uint32(len(ents))<<nhBits | uint32(cover)
-	blk := unsafe.Slice((*uint8)(unsafe.Pointer(&w[hdrWords])), 256)
-	esc := w[hdrWords+block8Words : hdrWords+block8Words+nesc]
-	subs := unsafe.Slice((*uint16)(unsafe.Pointer(&w[hdrWords+block8Words])), 2*(nesc+subWords*nsub))[2*nesc:]
+	copy(w[hdrWords:], ents)
+	pw := partWords(w[0])
+	if cap(b.part) < pw {
+		b.part = make([]uint32, pw)
+	}
+	part := b.part[:pw]
+	clear(part)
+	part[0] = w[0]
+	blk := unsafe.Slice((*uint8)(unsafe.Pointer(&part[1])), 256)
+	esc := part[1+block8Words : 1+block8Words+nesc]
+	subs := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(part[1+block8Words:]))), 2*(nesc+subWords*nsub))[2*nesc:]
 	r, e := 0, 0
 	for j, x := range vals {
 		if x < esc8 {
@@ -707,7 +767,7 @@ func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 			sb[k] = uint16(out[r])
 		}
 	}
-	copy(w[hdrWords+rw:], ents)
+	b.part, b.partOf = part, &w[0]
 	return w
 }
 
@@ -1028,6 +1088,9 @@ func (t *lpm) addBatch(items []batchEnt) error {
 		t.count += n
 		items = items[n:]
 	}
+	if t.is4 {
+		t.trim4()
+	}
 	return nil
 }
 
@@ -1102,18 +1165,19 @@ func dumpEnts(ne []uint32) []string {
 	return o
 }
 
-// decodeRanges returns n's ranges in the long form, whatever its format.
-func decodeRanges(n *node, dst []uint32) []uint32 {
+// decodeRanges returns n's ranges in the long form, whatever its format;
+// part is the lookup part of a flat node (in the arena).
+func decodeRanges(n *node, part []uint32, dst []uint32) []uint32 {
 	w0 := n.w[0]
 	cnt := int(w0 & countMask)
 	dst = dst[:0]
-	base := unsafe.Pointer(&n.w[hdrWords])
+	base := unsafe.Pointer(unsafe.SliceData(n.w[hdrWords:]))
 	switch {
 	case w0&flatFlag != 0:
-		blk := unsafe.Slice((*uint8)(base), 256)
-		esc := n.w[hdrWords+block8Words:][:w0>>escShift&escMask]
+		blk := unsafe.Slice((*uint8)(unsafe.Pointer(&part[1])), 256)
+		esc := part[1+block8Words:][:w0>>escShift&escMask]
 		nesc := len(esc)
-		subs := unsafe.Slice((*uint16)(unsafe.Pointer(&n.w[hdrWords+block8Words])), 2*nesc+256*cnt)[2*nesc:]
+		subs := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(part[1+block8Words:]))), 2*nesc+256*cnt)[2*nesc:]
 		prev := uint32(1 << 16) // no value
 		add := func(start uint32, v uint16) {
 			if uint32(v) != prev {
@@ -1176,7 +1240,14 @@ func decodeRanges(n *node, dst []uint32) []uint32 {
 // only children inside [s, e] may need a new cover.
 func (t *lpm) patchEnt(n *node, d int, seg, cover uint16, ne []uint32, s, e uint32, r int, base uint16) *node {
 	b := &t.b
-	old := decodeRanges(n, b.old)
+	var part []uint32
+	if n.w[0]&flatFlag != 0 {
+		// An IPv4 chunk (seg is its number): its part is the one its
+		// descriptor names.
+		tab := t.chunks4.Load()
+		part = tab.part(tab.desc[seg].Load())
+	}
+	old := decodeRanges(n, part, b.old)
 	b.old = old
 	kids := n.kids
 
@@ -1286,7 +1357,7 @@ func (t *lpm) patchEnt(n *node, d int, seg, cover uint16, ne []uint32, s, e uint
 	if checkPatch {
 		sb := builder{v4: b.v4}
 		ref := sb.build(cover, ne, nk)
-		if !slices.Equal(ref, nn.w) {
+		if !slices.Equal(ref, nn.w) || (sb.partOf == nil) != (b.partOf != &nn.w[0]) || sb.partOf != nil && !slices.Equal(sb.part, b.part) {
 			panic(fmt.Sprintf("route: patchEnt differs from a full compile: d=%d s=%#x e=%#x r=%d base=%d\n old %x\n sub %x\n got %x\n ref %x\n kids %d first %d covers %v\n ne %v", d, s, e, r, base, old, sub, out, sb.ranges, len(kids), firstKid, b.kidCover, dumpEnts(ne)))
 		}
 	}

@@ -290,13 +290,14 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	}
 	b := a.As4()
 	v := binary.BigEndian.Uint32(b[:])
+	// The array before the table: see above, and compact4.
+	arr := t.nh.arr.Load()
 	tab := t.v4.chunks4.Load()
 	if tab == nil {
 		return nil
 	}
-	arr := t.nh.arr.Load()
 	// find4, written out: it is too big for the inliner.
-	j := uint64(v>>8) & 0xff
+	j := uintptr(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
 	if d == 0 {
 		// A chunk without any route: the one branch on the kinds, taken
@@ -304,21 +305,23 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 		// case, so that the caller's test of the result is predictable.
 		return nil
 	}
-	blk := unsafe.Pointer(tab.ptr[v>>16].Load())
-	bv := uint32(*(*uint8)(unsafe.Add(blk, hdrWords*4+uintptr(j))))
+	// An inline descriptor reads offset 0 (its value is not used): a
+	// mask, not a branch, as the kinds mix unpredictably.
+	blk := unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
+	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
 	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
 	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
-	if j >= d>>inlineS1&0xff {
+	if uint64(j) >= d>>inlineS1&0xff {
 		i = v1
 	}
-	if j >= d>>inlineS2&0xff {
+	if uint64(j) >= d>>inlineS2&0xff {
 		i = v2
 	}
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
 	if i&kidFlag != 0 || t.nh.arr.Load() != arr {
-		return t.lookup4Slow(tab, v)
+		return t.lookup4Slow(v)
 	}
 	// Slot 0 exists (it is never used): selecting nil after indexing
 	// spares a branch on the block's value.
@@ -334,20 +337,21 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 //
 // Both the inline value and the block value are computed and one is
 // selected: random keys mix the kinds, and a mispredicted branch on the
-// kind would cost more than the load of a block value (noBlock, always
-// cached, for chunks that are not complex). Every value is computed before
-// the selections so that the compiler emits conditional moves.
+// kind would cost more than the load of a block value (at offset 0 of the
+// arena, always cached, for chunks that are not complex). Every value is
+// computed before the selections so that the compiler emits conditional
+// moves.
 func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
-	j := uint64(v>>8) & 0xff
+	j := uintptr(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
-	blk = unsafe.Pointer(tab.ptr[v>>16].Load())
-	bv := uint32(*(*uint8)(unsafe.Add(blk, hdrWords*4+uintptr(j))))
+	blk = unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
+	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
 	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
 	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
-	if j >= d>>inlineS1&0xff {
+	if uint64(j) >= d>>inlineS1&0xff {
 		i = v1
 	}
-	if j >= d>>inlineS2&0xff {
+	if uint64(j) >= d>>inlineS2&0xff {
 		i = v2
 	}
 	if d>>kindShift == kindComplex {
@@ -356,15 +360,12 @@ func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
 	return i, blk
 }
 
-// escape4 returns the value of v in flat node blk when v's /24 is escaped:
-// its escape word names a next hop or a sub-block. ok is false for noBlock
-// (the chunk stopped being complex since its descriptor was read).
-func escape4(blk unsafe.Pointer, v uint32) (i uint32, ok bool) {
-	if blk == unsafe.Pointer(noBlock) {
-		return 0, false
-	}
-	w0 := *(*uint32)(blk)
-	esc := unsafe.Slice((*uint32)(unsafe.Add(blk, (hdrWords+block8Words)*4)), w0>>escShift&escMask)
+// escape4 returns the value of v when its /24 is escaped in the flat
+// block blk: the /24's escape word names a next hop or a sub-block. The
+// part's header word w0 is the word before the block.
+func escape4(blk unsafe.Pointer, v uint32) uint32 {
+	w0 := *(*uint32)(unsafe.Add(blk, -4))
+	esc := unsafe.Slice((*uint32)(unsafe.Add(blk, block8Words*4)), w0>>escShift&escMask)
 	j := v >> 8 & 0xff
 	lo, n := 0, len(esc)
 	for n > 1 {
@@ -376,24 +377,21 @@ func escape4(blk unsafe.Pointer, v uint32) (i uint32, ok bool) {
 	}
 	x := esc[lo] & 0xffff
 	if x&kidFlag != 0 {
-		off := (hdrWords+block8Words+uintptr(len(esc)))*4 + 512*uintptr(x&nhMask) + 2*uintptr(v&0xff)
+		off := (block8Words+uintptr(len(esc)))*4 + 512*uintptr(x&nhMask) + 2*uintptr(v&0xff)
 		x = uint32(*(*uint16)(unsafe.Add(blk, off)))
 	}
-	return x, true
+	return x
 }
 
 // lookup4Slow is lookup for the rare keys whose /24 is escaped (holds
 // longer prefixes or a next hop past a byte), and for retries after a
 // concurrent update.
-func (t *Table) lookup4Slow(tab *dir4, v uint32) *NextHop {
+func (t *Table) lookup4Slow(v uint32) *NextHop {
 	for {
 		arr := t.nh.arr.Load()
-		i, blk := find4(tab, v)
+		i, blk := find4(t.v4.chunks4.Load(), v)
 		if i&kidFlag != 0 {
-			var ok bool
-			if i, ok = escape4(blk, v); !ok {
-				continue
-			}
+			i = escape4(blk, v)
 		}
 		if t.nh.arr.Load() != arr {
 			continue
