@@ -162,6 +162,10 @@ const (
 	kindComplexD = uint64(kindComplex) << kindShift
 	offMask      = 1<<40 - 1
 	noPartWords  = block8Words
+	// minRoom is the least headroom a compaction leaves (64 KiB), so
+	// that small tables do not copy their direct table every few
+	// updates.
+	minRoom = 1 << 14
 )
 
 // partWords is the size of a flat node's lookup part in the arena.
@@ -665,13 +669,13 @@ func (t *lpm) publish4(c uint32, n *node) {
 }
 
 // compact4 copies the live parts of the arena into a new one with room
-// for extra more words and headroom of 1/slack of the live parts, and
-// publishes a new dir4 with it. Readers still on the old dir4 read the
-// state it had: the writer never writes it again.
+// for extra more words and headroom of 1/slack of the live parts (at
+// least minRoom words), and publishes a new dir4 with it. Readers still on
+// the old dir4 read the state it had: the writer never writes it again.
 func (t *lpm) compact4(extra, slack int) *dir4 {
 	old := t.chunks4.Load()
 	need := noPartWords + t.live4 + extra
-	nt := &dir4{arena: make([]uint32, need+t.live4/slack)}
+	nt := &dir4{arena: make([]uint32, need+max(t.live4/slack, minRoom))}
 	used := noPartWords
 	for c := range old.desc {
 		d := old.desc[c].Load()
@@ -691,7 +695,7 @@ func (t *lpm) compact4(extra, slack int) *dir4 {
 // trim4 shrinks the arena after a bulk load to the live parts and a
 // little headroom for updates.
 func (t *lpm) trim4() {
-	if spare := len(t.chunks4.Load().arena) - noPartWords - t.live4; spare > t.live4/16 && spare > 1<<12 {
+	if spare := len(t.chunks4.Load().arena) - noPartWords - t.live4; spare > max(t.live4/16, 2*minRoom) {
 		t.compact4(0, 32)
 	}
 }
