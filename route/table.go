@@ -310,13 +310,10 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	blk := unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
 	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
 	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
-	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
-	if uint64(j) >= d>>inlineS1&0xff {
-		i = v1
-	}
-	if uint64(j) >= d>>inlineS2&0xff {
-		i = v2
-	}
+	// The inline range of j: one per start at or below j (starts
+	// are bytes, so start-j-1 is negative exactly then).
+	k := (d>>inlineS1&0xff+^uint64(j))>>63 + (d>>inlineS2&0xff+^uint64(j))>>63
+	i := uint32(d>>(k*inlineV1)) & nhMask
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
@@ -338,22 +335,17 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 // Both the inline value and the block value are computed and one is
 // selected: random keys mix the kinds, and a mispredicted branch on the
 // kind would cost more than the load of a block value (at offset 0 of the
-// arena, always cached, for chunks that are not complex). Every value is
-// computed before the selections so that the compiler emits conditional
-// moves.
+// arena, always cached, for chunks that are not complex). The inline
+// range is found with arithmetic (no compare and move per range) and the
+// kind selected with a conditional move.
 func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
 	j := uintptr(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
 	blk = unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
 	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
 	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
-	i, v1, v2 := uint32(d&nhMask), uint32(d>>inlineV1&nhMask), uint32(d>>inlineV2&nhMask)
-	if uint64(j) >= d>>inlineS1&0xff {
-		i = v1
-	}
-	if uint64(j) >= d>>inlineS2&0xff {
-		i = v2
-	}
+	k := (d>>inlineS1&0xff+^uint64(j))>>63 + (d>>inlineS2&0xff+^uint64(j))>>63
+	i = uint32(d>>(k*inlineV1)) & nhMask
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
