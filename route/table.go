@@ -308,8 +308,8 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	// An inline descriptor reads offset 0 (its value is not used): a
 	// mask, not a branch, as the kinds mix unpredictably.
 	blk := unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
+	// Offset 0 holds zeros, so only a complex chunk's byte can be esc8.
 	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
-	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
 	// The inline range of j: one per start at or below j (starts
 	// are bytes, so start-j-1 is negative exactly then).
 	k := (d>>inlineS1&0xff+^uint64(j))>>63 + (d>>inlineS2&0xff+^uint64(j))>>63
@@ -317,7 +317,7 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
-	if i&kidFlag != 0 || t.nh.arr.Load() != arr {
+	if bv == esc8 || t.nh.arr.Load() != arr {
 		return t.lookup4Slow(v)
 	}
 	// Slot 0 exists (it is never used): selecting nil after indexing
