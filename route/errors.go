@@ -22,7 +22,8 @@ var (
 	// ErrNoRoute: a lookup found nothing (ip_output's EHOSTUNREACH).
 	ErrNoRoute = fmt.Errorf("no route to host: %w", syscall.EHOSTUNREACH)
 	// ErrFull: a table ran out of next-hop indexes (32,767 distinct next
-	// hops per FIB), or an IPv6 node out of child slots (ENOSPC).
+	// hops per address family in one FIB), or an IPv6 node out of child
+	// slots (ENOSPC).
 	ErrFull = fmt.Errorf("routing table full: %w", syscall.ENOSPC)
 )
 

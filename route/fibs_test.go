@@ -217,8 +217,8 @@ func TestTableErrors(t *testing.T) {
 		t.Errorf("after change: %v", nh)
 	}
 	// The old next hop is gone from the interning table.
-	if len(tab.nh.idx) != 1 {
-		t.Errorf("%d next hops referenced, want 1", len(tab.nh.idx))
+	if len(tab.v4.nh.idx)+len(tab.v6.nh.idx) != 1 {
+		t.Errorf("%d next hops referenced, want 1", len(tab.v4.nh.idx)+len(tab.v6.nh.idx))
 	}
 }
 

@@ -76,8 +76,8 @@ func FuzzTableOps(f *testing.F) {
 			tab = NewTable()
 		}
 		tab.Flush(nil)
-		if n4, n6 := tab.Len(); n4+n6 != 0 || len(tab.nh.idx) != 0 {
-			t.Fatalf("Flush(nil) left %d+%d routes, %d next hops", n4, n6, len(tab.nh.idx))
+		if n4, n6 := tab.Len(); n4+n6 != 0 || len(tab.v4.nh.idx)+len(tab.v6.nh.idx) != 0 {
+			t.Fatalf("Flush(nil) left %d+%d routes, %d next hops", n4, n6, len(tab.v4.nh.idx)+len(tab.v6.nh.idx))
 		}
 		naive := map[netip.Prefix]NextHop{}
 		check := func(a netip.Addr) {

@@ -548,6 +548,9 @@ type lpm struct {
 	used  []uint64
 	b     builder
 	count int
+	// nh numbers the family's next hops: each family has its own, so
+	// that the IPv4 slots stay low (a block byte holds slots up to 254).
+	nh nhTable
 }
 
 func (t *lpm) setup(is4 bool) {

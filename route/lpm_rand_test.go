@@ -289,8 +289,8 @@ func differential(t *testing.T, r *rand.Rand, is4 bool, ops int) {
 	if n4, n6 := tab.Len(); n4+n6 != 0 {
 		t.Fatalf("after deleting everything Len = %d, %d", n4, n6)
 	}
-	if len(tab.nh.idx) != 0 {
-		t.Fatalf("next hops still referenced after deleting every route: %d", len(tab.nh.idx))
+	if len(tab.v4.nh.idx)+len(tab.v6.nh.idx) != 0 {
+		t.Fatalf("next hops still referenced after deleting every route: %d", len(tab.v4.nh.idx)+len(tab.v6.nh.idx))
 	}
 	for range 100 {
 		if nh, ok := tab.Lookup(g.near()); ok {

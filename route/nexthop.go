@@ -33,7 +33,9 @@ type NextHop struct {
 
 // nhTable interns next hops: routes store a 15-bit index, so equal next
 // hops share one entry and the lookup structure stays small (DXR's next-hop
-// table). Index 0 means "no route".
+// table). Index 0 means "no route". Each family of a Table has its own
+// (lpm.nh): IPv4 blocks hold indexes up to 254 in one byte, so IPv4 next
+// hops must not be numbered after the IPv6 ones.
 //
 // Readers take arr without locks. Writers (Table.mu) append in place past
 // the published length, or, to reuse a freed slot, copy the array, so a

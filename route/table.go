@@ -31,7 +31,6 @@ type Table struct {
 	// table with one load less.
 	v4 lpm
 	v6 lpm
-	nh nhTable
 }
 
 // NewTable returns an empty table. FIBs makes tables with their numbers;
@@ -109,17 +108,18 @@ func (t *Table) set(op opKind, name string, r Route) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	i, err := t.nh.acquire(nh)
+	f := t.family(p)
+	i, err := f.nh.acquire(nh)
 	if err != nil {
 		return t.fail(name, p, err)
 	}
-	old, err := t.family(p).apply(op, keyOf(p.Addr()), p.Bits(), i)
+	old, err := f.apply(op, keyOf(p.Addr()), p.Bits(), i)
 	if err != nil {
-		t.nh.release(i)
+		f.nh.release(i)
 		return t.fail(name, p, err)
 	}
 	if op == opChange {
-		t.nh.release(old)
+		f.nh.release(old)
 	}
 	return nil
 }
@@ -165,10 +165,10 @@ func (t *Table) AddRoutes(rs []Route) error {
 		}
 	}
 	for n := range items {
-		i, err := t.nh.acquire(items[n].nh)
+		i, err := t.family(items[n].p).nh.acquire(items[n].nh)
 		if err != nil {
 			for _, done := range items[:n] {
-				t.nh.release(done.i)
+				t.family(done.p).nh.release(done.i)
 			}
 			return t.fail("add", items[n].p, err)
 		}
@@ -229,12 +229,12 @@ func (t *Table) deleteLocked(p netip.Prefix) error {
 	if err != nil {
 		return t.fail("delete", p, err)
 	}
-	t.nh.release(old)
+	t.family(p).nh.release(old)
 	return nil
 }
 
 func (t *Table) route(p netip.Prefix, i uint16) Route {
-	r := Route{Prefix: p, NextHop: t.nh.get(uint32(i))}
+	r := Route{Prefix: p, NextHop: t.family(p).nh.get(uint32(i))}
 	if p.IsSingleIP() {
 		r.Flags |= FlagHost
 	}
@@ -291,7 +291,7 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	b := a.As4()
 	v := binary.BigEndian.Uint32(b[:])
 	// The array before the table: see above, and compact4.
-	arr := t.nh.arr.Load()
+	arr := t.v4.nh.arr.Load()
 	tab := t.v4.chunks4.Load()
 	if tab == nil {
 		return nil
@@ -317,7 +317,7 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	if d>>kindShift == kindComplex {
 		i = bv
 	}
-	if bv == esc8 || t.nh.arr.Load() != arr {
+	if bv == esc8 || t.v4.nh.arr.Load() != arr {
 		return t.lookup4Slow(v)
 	}
 	// Slot 0 exists (it is never used): selecting nil after indexing
@@ -380,12 +380,12 @@ func escape4(blk unsafe.Pointer, v uint32) uint32 {
 // concurrent update.
 func (t *Table) lookup4Slow(v uint32) *NextHop {
 	for {
-		arr := t.nh.arr.Load()
+		arr := t.v4.nh.arr.Load()
 		i, blk := find4(t.v4.chunks4.Load(), v)
 		if i&kidFlag != 0 {
 			i = escape4(blk, v)
 		}
-		if t.nh.arr.Load() != arr {
+		if t.v4.nh.arr.Load() != arr {
 			continue
 		}
 		if i == 0 {
@@ -424,7 +424,7 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 		if v == 0 {
 			return nil
 		}
-		nh := &(*t.nh.arr.Load())[v]
+		nh := &(*t.v6.nh.arr.Load())[v]
 		if slot.Load() == root {
 			return nh
 		}
