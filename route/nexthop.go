@@ -39,11 +39,14 @@ type NextHop struct {
 //
 // Readers take arr without locks. Writers (Table.mu) append in place past
 // the published length, or, to reuse a freed slot, copy the array, so a
-// published element is never written. A reader that got index i from a
-// chunk re-checks, after reading the element, that the chunk slot still
-// holds the same chunk: a slot is freed only after every chunk naming it has
-// been republished, so an unchanged chunk proves the element it read is the
-// one the chunk meant.
+// published element is never written, and every new slot (appended or
+// reused) publishes a new array pointer. An IPv4 reader loads arr before
+// the direct table and checks after reading index i that arr is unchanged:
+// no slot was filled in between, so element i of that arr is the one the
+// chunk meant (see Table.lookup). An IPv6 reader re-checks its chunk
+// instead: a slot is freed only after every chunk naming it has been
+// republished, so an unchanged chunk proves the element it read is the one
+// the chunk meant.
 type nhTable struct {
 	arr  atomic.Pointer[[]NextHop]
 	refs []uint32           // writer only
