@@ -200,41 +200,50 @@
 // copies the frame.
 //
 // Figures (BenchmarkTap*; amd64 KVM guest, 2 cores shared with other
-// jobs; start of the work -> final run):
+// jobs; ratios from the same run):
 //
-//   - no listener: 1.0-1.8 ns (target <= 2 ns); the same instructions
+//   - no listener: 1.0-1.96 ns (target <= 2 ns); the same instructions
 //     measure 0.98 or 1.63 ns depending on where the benchmark loop falls
 //     relative to 32-byte code boundaries;
 //   - one accept-all zero-copy listener, 64-byte frames, default stamps
-//     (BPF_T_MICROTIME, tscfg normal): 107 -> 67-68 ns per frame, 9.3 ->
-//     14.6-14.96 million frames/s in the quietest runs (68-97 ns while
-//     other jobs ran). The 10 GbE line rate of 14.88 Mfps needs 67.2 ns:
-//     met only at the edge, not with margin. With tscfg fast 66 -> 40 ns,
-//     with no stamp 58 -> 34 ns;
-//   - the same through the copying read path: 80-98 ns (normal), 54
-//     (fast), 44 (none): the zero-copy path is 1.2-1.5x faster (x-anchor
-//     of BenchmarkTapCopyRead64), not the 2x asked;
+//     (BPF_T_MICROTIME, tscfg normal): 107 ns per frame at the start of
+//     the work, 67-70 with Go's clock, 39-43 ns with the TSC timecounter:
+//     23-26 million frames/s against the 14.88 of 10 GbE line rate. With
+//     tscfg fast 27-30 ns, with no stamp 24-27 ns;
+//   - the same through the copying read path: 46-51 ns (normal), 35-39
+//     (fast), 31-35 (none). The zero-copy path is 1.19-1.31x faster
+//     (x-anchor of BenchmarkTapCopyRead64), not the 2x asked: see below;
 //   - 8 zero-copy listeners with different corpus filters: 208 -> 169-175
 //     ns per frame, about 4.2x running the 8 compiled filters alone
 //     (40 ns); 0 allocations on every tap path.
 //
-// Where the 67 ns go: about 30 ns reading the clock (the vDSO's
-// clock_gettime; its rdtscp waits for the instructions before it), 15-20
-// ns for the descriptor lock (two locked read-modify-writes; the release
-// waits for the record's stores to drain), and the rest for the record
-// header, the copy, the counters and the consumer's walk of the records.
-// The copying path does the same work plus one copy of each full buffer
-// (about 96 bytes per 64-byte frame), so it cannot be 2x slower unless the
-// tap costs less than that copy, less than the descriptor lock alone; in
-// FreeBSD the 2x comes from read(2)'s system call and copyout, which a
-// function call in one address space does not pay.
+// Where the 40 ns go: about 12 ns for the stamp (the TSC read and the
+// timeval), 12 ns for the descriptor lock (two locked read-modify-writes;
+// the release waits for the record's stores to drain), and the rest for
+// the filter call, the record header, the copy, the counters and the
+// consumer's walk of the records.
+//
+// Why the copying read is not 2x slower: both paths run the same tap into
+// a buffer; the copying path then moves each record to the reader's
+// buffer. BenchmarkTapCopyRead64 times that move alone (3.1 ns for a
+// 64-byte frame's 88-byte record) and reports the copying path's extra
+// time in such moves: about 2 (the extra reads of a larger working set).
+// A 2x ratio would need the extra to equal the whole tap, which itself
+// writes that record and reads the clock: 12 record moves. In FreeBSD the
+// 2x comes from read(2)'s system call and copyout, which a function call in
+// one address space does not pay.
 //
 // What took the time out: no per-packet read lock (taps walk a published
-// list, see locking.go; -15 ns), reading the clock before the descriptor
-// lock rather than under it (-7 ns), the system clock called without an
-// interface and its boot time precomputed, ParseRecord without the
-// store-forwarding stalls of building its result in memory (21 -> 13 ns per
-// record in a buffer walk), and one call level less per packet. Measured
-// and dropped: runtime.nanotime through linkname instead of time.Since (no
-// gain), touching the next record's cache line before writing it (no gain).
+// list, see locking.go; -15 ns), the TSC timecounter in place of Go's
+// clock (tstamp.go; 23 -> 9 ns a read, -12 ns a frame), reading the clock
+// before the descriptor lock rather than under it (-7 ns), the system
+// clock called without an interface and its boot time precomputed,
+// ParseRecord without the store-forwarding stalls of building its result
+// in memory (21 -> 13 ns per record in a buffer walk), and one call level
+// less per packet. Measured and dropped: runtime.nanotime through linkname
+// instead of time.Since (no gain), touching the next record's cache line
+// before writing it (no gain), a spin lock released with a plain store
+// instead of the descriptor mutex (-4.5 ns a frame in a micro-benchmark;
+// not worth a lock of our own, with its own starvation and preemption
+// questions, on the capture path).
 package bpf
