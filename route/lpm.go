@@ -30,13 +30,16 @@ import (
 //
 //	w[0]  bit 31: short format; bit 30: direct; bit 29: indexed;
 //	      bit 28: flat (IPv4); bit 27: inline (IPv4);
-//	      bits 0..16: number of ranges (flat: of sub-blocks)
+//	      bits 0..16: number of ranges (flat: of sub-blocks; bits
+//	      17..25: of escapes)
 //	w[1]  bits 15..31: number of entries; bits 0..14: cover next hop
 //	      lookup part, by format:
-//	        flat:    256 uint16, the value of each /24 of the chunk, or
-//	                 kidFlag | i for a /24 holding longer prefixes, whose
-//	                 256 values (one per address) are sub-block i, after
-//	                 the first block
+//	        flat:    none in the node: it is in the dir4 arena (w[0],
+//	                 then 256 bytes, the value of each /24 of the chunk
+//	                 or esc8, then one escape word per esc8 /24, j<<16 |
+//	                 a next hop or kidFlag | i for a /24 holding longer
+//	                 prefixes, whose 256 uint16 values (one per address)
+//	                 are sub-block i, after the escapes)
 //	        inline:  the chunk's 64-bit descriptor, low word first
 //	        long:    one word per range, start<<16 | value
 //	        short:   one uint16 per range, start>>8<<8 | value (every start
@@ -50,18 +53,20 @@ import (
 //	               (start, r)
 //
 // Keeping the node's entries (its share of the RIB) behind its lookup part
-// means a node is one allocation, lookups touch only its front, and an
-// update rebuilds exactly the nodes on the path to the changed prefix
+// means a node is one allocation, lookups touch only its front (IPv4 flat
+// nodes keep the lookup part in the arena instead, packed without the
+// entries between blocks), and an update rebuilds exactly the nodes on the path to the changed prefix
 // (plus, for a short prefix, the chunks it covers), never the whole table;
 // within the changed node only the prefix's span is recompiled (patchEnt,
 // patchKid) and the rest of its ranges copied.
 //
-// Concurrency: lookups never lock. Nodes are immutable once published; a
-// writer builds replacements beside them and publishes each chunk with
-// atomic stores (IPv4: a descriptor and a block pointer, see dir4; IPv6:
-// one atomic pointer per chunk, with path copying below it). Writers are
-// serialized by the owning Table's mutex, which also protects the short
-// maps, coverLen, the leaf cache, the side nodes and the builder scratch.
+// Concurrency: lookups never lock. Nodes and arena parts are immutable
+// once published; a writer builds replacements beside them and publishes
+// each chunk with one atomic store (IPv4: a descriptor, which names its
+// arena part, see dir4; IPv6: one atomic pointer per chunk, with path
+// copying below it). Writers are serialized by the owning Table's mutex,
+// which also protects the short maps, coverLen, the leaf cache, the IPv4
+// node words (words4), the arena's used end and the builder scratch.
 
 // checkPatch makes every patchEnt compare its result with a full compile
 // of the node and panic on a difference; tests turn it on.
@@ -115,24 +120,29 @@ const (
 // ranges starting on /24 boundaries, one range (a leaf) included. For the
 // others (kind complex) it holds the byte offset in the arena of the
 // chunk's flat block (see flatFlag): the value of the key's /24 is one
-// byte at a fixed offset from it, so a lookup costs the descriptor and
-// one cache line of the arena, with no search (a /24 holding longer
-// prefixes, or whose next hop does not fit a byte, costs the escape
-// search in the same part). The arena holds only lookup parts, packed, so
-// the blocks of a full table fill about 5.5 MB of memory; the chunks'
-// entries stay in the writer's nodes (lpm.words4). A lookup loads a block
-// byte even for inline chunks (offset 0, always cached) and selects the
-// answer with conditional moves: random keys mix the kinds, and a
-// mispredicted branch on the kind stalls the lookups behind it.
+// byte at a fixed offset from it (next hops 1..254; each family numbers
+// its own), so a lookup costs the descriptor and one cache line of the
+// arena, with no search and no pointer to load. A /24 holding longer
+// prefixes, or whose next hop does not fit a byte, reads esc8 and takes
+// the slow path, a binary search of the part's escapes. The arena holds
+// only lookup parts, packed: a full table's fill 6.2 MB (the 16-bit
+// blocks this replaced took 11 MB, spread among the nodes' entries). The
+// chunks' entries stay in the writer's nodes (lpm.words4). A lookup loads a block byte even for inline chunks (at
+// offset 0, zeros, always cached) and selects the answer with a
+// conditional move: random keys mix the kinds, and a mispredicted branch
+// on the kind stalls the lookups behind it.
 //
 // Publishing needs no seqlock: a descriptor and the offset of its part are
 // one word, and a part in the arena is never written again once a
 // descriptor names it: the writer appends a chunk's new part past the
-// used end of the arena and then stores its descriptor. A replaced part
-// stays as garbage until the arena is full; then the writer copies the
-// live parts into a new, larger arena with a new descriptor array and
-// publishes that dir4 as a whole (compact4), so a reader still on the old
-// one reads the old, unchanged state. Next-hop slots are handled by the
+// used end of the arena (lpm.used4) and then stores its descriptor. A
+// replaced part stays as garbage until the arena is full; then the writer
+// copies the live parts into a new arena with room for half as much more
+// (compact4: a few ms on the full table, once per some thousands of
+// updates) and a new descriptor array, and publishes that dir4 as a
+// whole, so a reader still on the old one reads the old state, which the
+// writer never writes again. The garbage collector keeps an old dir4 and
+// its arena while a reader holds it. Next-hop slots are handled by the
 // next-hop array pointer, which a reader loads before the dir4 (see
 // Table.lookup).
 //
@@ -649,7 +659,11 @@ func (t *lpm) publish4(c uint32, n *node) {
 	}
 	tab := t.chunks4.Load()
 	if t.used4+len(part) > len(tab.arena) {
-		slack := 4
+		// Room for half the live parts more: updates pay for a copy of
+		// the arena every (live/2)/(part size) of them, and the arena is
+		// at most 1.5 times its live parts between copies (a quarter
+		// more room made the full-table update 15% slower).
+		slack := 2
 		if t.b.bulk {
 			slack = 1 // loading: double the arena
 		}

@@ -281,16 +281,27 @@ func (t *Table) LookupNextHop(a netip.Addr) *NextHop { return t.lookup(a) }
 // Next-hop slots: the chunk state a reader sees names slot i, which was
 // filled before that state was published; a freed slot is refilled only by
 // publishing a new array (nhTable.acquire stores a fresh array pointer for
-// every new slot). The reader loads the array before the chunk and checks,
-// after reading i, that the array is still the same: then no slot changed
-// in between, so slot i of that array holds what the chunk meant.
+// every new slot). The reader loads the array before the direct table
+// (dir4) and checks, after reading i, that the array is still the same:
+// then no slot changed in between, so slot i of that array holds what the
+// chunk meant. Loading the array first matters because a compaction
+// publishes a new dir4: a slot is refilled only after every chunk naming
+// it was republished in the current dir4, and the refill publishes a new
+// array, so a reader that loaded the array after the refill loads that
+// dir4 or a newer one, never an older one still naming the slot.
+//
+// The answer is read from the descriptor (inline) or the arena byte
+// (complex) with no branch on the kind; the two branches left are the
+// no-route chunk (d == 0, early, so that the caller's test of the result
+// is predicted from it) and the slow path (an escaped /24, or a slot
+// filled meanwhile), which random keys almost never take.
 func (t *Table) lookup(a netip.Addr) *NextHop {
 	if !a.Is4() {
 		return t.lookup6(a)
 	}
 	b := a.As4()
 	v := binary.BigEndian.Uint32(b[:])
-	// The array before the table: see above, and compact4.
+	// The array before the table: see above.
 	arr := t.v4.nh.arr.Load()
 	tab := t.v4.chunks4.Load()
 	if tab == nil {
