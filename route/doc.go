@@ -21,7 +21,8 @@
 // Errors are *Error values wrapping the errno route(4) returns: EEXIST for
 // a duplicate add, ESRCH for delete, change or get of an absent prefix,
 // EINVAL for a bad prefix, next hop, flag or FIB number, ENOSPC past 32,767
-// distinct next hops in one FIB; Lookup on FIBs returns EHOSTUNREACH when
+// distinct next hops of one address family in one FIB; Lookup on FIBs
+// returns EHOSTUNREACH when
 // nothing matches. Test them with errors.Is. A prefix with host bits set is
 // masked (route add 10.1.2.3/8 installs 10.0.0.0/8), as FreeBSD's
 // rtrequest applies the netmask. IPv4-mapped IPv6 prefixes are IPv6. Flags
@@ -36,23 +37,28 @@
 // prefixes below it, with the short prefix covering it, into sorted ranges
 // ("the last range starting at or below the key wins").
 //
-// IPv4 keeps per chunk a 64-bit descriptor and a block pointer. The
-// descriptor alone answers chunks of up to three ranges on /24 boundaries
-// (one next hop included: 67% of uniformly random addresses on the full
-// table). Every other chunk is a flat block: the next hop of each of its
-// 256 /24s as a 16-bit value, plus a 256-value sub-block for each /24 that
-// holds longer prefixes (448 of them on the full table). So a lookup is
-// the descriptor and the pointer (1 MiB together, cache-resident) and, for
-// a third of random addresses and nearly all table-drawn ones, one 16-bit
-// load in the block: no search, and no unpredictable branch on anything
-// read from memory. The lookup computes both the descriptor's answer and the block's
-// (reading a shared always-cached block for chunks without one) and
-// selects with conditional moves, because random keys mix the kinds and a
-// mispredicted branch per lookup cost more than that load. DXR's compact
-// range arrays (the previous design here: 2-byte and 4-byte ranges,
-// direct /24 bytes, an index per /8 step) take half the memory but cost a
-// binary search whose every step waits on the previous load and
-// mispredicts: random lookups ran at 1.9x bart, now 2.8x.
+// IPv4 keeps per chunk a 64-bit descriptor. The descriptor alone answers
+// chunks of up to three ranges on /24 boundaries (one next hop included:
+// 67% of uniformly random addresses on the full table). Every other
+// chunk's descriptor holds the offset of its flat block in an arena: one
+// byte per /24 of the chunk, its next hop (IPv4 numbers its next hops
+// apart from IPv6, so up to 254 of them fit a byte), or an escape for a
+// /24 that holds longer prefixes (a sub-block of 256 16-bit values: 448
+// on the full table) or whose next hop does not fit, found by a binary
+// search of the block's escape list. So a lookup is the descriptor (a
+// 512 KiB array, cache-resident) and, for a third of random addresses and
+// nearly all table-drawn ones, one byte of the arena (6.2 MB: the blocks
+// alone, packed; the chunks' entries are kept elsewhere): no search, no
+// pointer to follow, and no unpredictable branch on anything read from
+// memory. The lookup computes both the descriptor's answer and the
+// block's (reading an always-cached zero block for inline chunks) and
+// selects with a conditional move, because random keys mix the kinds and
+// a mispredicted branch per lookup cost more than that load. The previous
+// designs here: DXR's compact range arrays (a binary search whose every
+// step waits on the previous load and mispredicts) ran random lookups at
+// 1.9x bart; 16-bit flat blocks inside the nodes, reached through a
+// second 512 KiB array of block pointers, at 2.8x; the arena of byte
+// blocks at 3.3x.
 //
 // IPv6 uses the same nodes as a multibit trie with 16-bit strides: a
 // chunk's ranges may point at a child node for the next 16 bits, so a
@@ -74,16 +80,20 @@
 //
 // Table.mu serializes writers and guards the writer-side state (short
 // prefix maps, cover lengths, next-hop reference counts, scratch); Get,
-// LookupRoute and Walk take it for reading. Lookup takes no lock: nodes are
-// immutable once published, a writer builds replacements beside them and
-// publishes each chunk with atomic stores. An IPv4 block answers every key
-// of its chunk, so a reader may pair a descriptor with a newer block and
-// get the newer answer; a reader that pairs a block descriptor with the
-// shared block of a chunk that no longer has one reads a retry marker. The
-// next-hop array is copied, never written, when a slot is reused, and
-// every new slot publishes a new array: a reader loads the array before
-// the chunk and, if it is unchanged after, knows the slot it read holds
-// what the chunk meant (IPv6 re-checks its chunk's root instead). A Lookup
+// LookupRoute and Walk take it for reading. Lookup takes no lock: nodes
+// and arena blocks are immutable once published, a writer builds
+// replacements beside them and publishes each chunk with one atomic store.
+// An IPv4 descriptor and the offset of its block are one word, and the
+// writer appends a new block past the arena's used end before storing the
+// descriptor that names it, so a reader always pairs a descriptor with its
+// own block. Replaced blocks stay in the arena until it fills; the writer
+// then copies the live blocks into a new arena with a new descriptor
+// array and publishes the whole IPv4 table at once, so a reader still on
+// the old one reads the old state, never written again. The next-hop
+// array is copied, never written, when a slot is reused, and every new
+// slot publishes a new array: an IPv4 reader loads the array before the
+// table and, if it is unchanged after, knows the slot it read holds what
+// the chunk meant (IPv6 re-checks its chunk's root instead). A Lookup
 // concurrent with an update returns the answer of either the old or the
 // new table. FIBs.mu serializes changes to the FIB set and operations
 // across FIBs; lock order is FIBs.mu, then Table.mu.

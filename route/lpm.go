@@ -683,6 +683,10 @@ func (t *lpm) publish4(c uint32, n *node) {
 	}
 	tab.desc[c].Store(d)
 	t.words4[c] = words
+	if len(tab.arena) > 4*minRoom && t.live4 < len(tab.arena)/8 {
+		// Mostly garbage after deletes (a flush): give it back.
+		t.compact4(0, 2)
+	}
 }
 
 // compact4 copies the live parts of the arena into a new one with room
