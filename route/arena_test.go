@@ -14,9 +14,11 @@ func TestArenaCompaction(t *testing.T) {
 		return NextHop{Gateway: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i%200)}), IfIndex: 1}
 	}
 	var ps []netip.Prefix
-	for c := range 1024 {
-		for k := range 8 {
-			ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + c/256), byte(c), byte(32 * k), 0}), 24))
+	// Two /24s make a chunk complex (five ranges); deleting either makes
+	// it inline, so the flush at the end writes no new blocks.
+	for c := range 4096 {
+		for k := range 2 {
+			ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(20 + c/256), byte(c), byte(32 + 32*k), 0}), 24))
 		}
 	}
 	check := func(round int) {
