@@ -154,7 +154,7 @@ const (
 //	complex  bits 0..39: byte offset in arena of the chunk's block (its
 //	         header word w0 is the word before)
 type dir4 struct {
-	desc [1 << segBits]atomic.Uint64
+	desc [1 << segBits]atomic.Uint32
 	// arena: parts, each the flat node's header word w0, then its block,
 	// escapes and sub-blocks; immutable below the writer's lpm.used4.
 	// The first noPartWords are the (zero) block inline chunks read.
@@ -162,16 +162,9 @@ type dir4 struct {
 }
 
 const (
-	kindShift    = 62
-	kindInline   = 0
-	kindComplex  = 2
-	inlineS1     = 45
-	inlineS2     = 53
-	inlineV1     = 15
-	inlineV2     = 30
-	kindComplexD = uint64(kindComplex) << kindShift
-	offMask      = 1<<40 - 1
-	noPartWords  = block8Words
+	complexD    = 1 << 31 // a complex descriptor; the rest is the offset
+	offMask     = complexD - 1
+	noPartWords = block8Words
 	// minRoom is the least headroom a compaction leaves (64 KiB), so
 	// that small tables do not copy their direct table every few
 	// updates.
@@ -184,7 +177,7 @@ func partWords(w0 uint32) int {
 }
 
 // part returns the arena part a complex descriptor names.
-func (tab *dir4) part(d uint64) []uint32 {
+func (tab *dir4) part(d uint32) []uint32 {
 	off := int(d&offMask)/4 - 1
 	return tab.arena[off : off+partWords(tab.arena[off])]
 }
@@ -216,7 +209,7 @@ func rangeWords(w0 uint32) int {
 	case w0&flatFlag != 0:
 		return 0 // in the arena
 	case w0&inlineFlag != 0:
-		return 2
+		return 1
 	case w0&directFlag != 0:
 		return directWords
 	case w0&shortFlag != 0:
@@ -639,14 +632,14 @@ func (t *lpm) publish(c uint32, n *node) {
 }
 
 func (t *lpm) publish4(c uint32, n *node) {
-	var d uint64
+	var d uint32
 	var words *uint32
 	var part []uint32
 	switch {
 	case n == nil:
-		d = leafDesc(0)
+		d = 0
 	case n.w[0]&flatFlag == 0:
-		d = uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
+		d = n.w[hdrWords]
 		if n.w[1]>>nhBits != 0 {
 			words = &n.w[0]
 		}
@@ -676,9 +669,12 @@ func (t *lpm) publish4(c uint32, n *node) {
 		copy(tab.arena[off:], part)
 		t.used4 += len(part)
 		t.live4 += len(part)
-		d = kindComplexD | uint64(4*(off+1))
+		if 4*(off+1) > offMask {
+			panic("route: IPv4 arena past 2 GiB")
+		}
+		d = complexD | uint32(4*(off+1))
 	}
-	if old := tab.desc[c].Load(); old>>kindShift == kindComplex {
+	if old := tab.desc[c].Load(); old&complexD != 0 {
 		t.live4 -= len(tab.part(old))
 	}
 	tab.desc[c].Store(d)
@@ -700,10 +696,10 @@ func (t *lpm) compact4(extra, slack int) *dir4 {
 	used := noPartWords
 	for c := range old.desc {
 		d := old.desc[c].Load()
-		if d>>kindShift == kindComplex {
+		if d&complexD != 0 {
 			p := old.part(d)
 			copy(nt.arena[used:], p)
-			d = kindComplexD | uint64(4*(used+1))
+			d = complexD | uint32(4*(used+1))
 			used += len(p)
 		}
 		nt.desc[c].Store(d)
@@ -725,12 +721,13 @@ func (t *lpm) trim4() {
 // no two neighbours with the same value): inline when a descriptor can
 // hold the ranges, else flat.
 func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
-	if d, ok := inline3(out); ok {
-		w := make([]uint32, hdrWords+2+len(ents))
+	if len(out) == 1 {
+		// One value: the descriptor is the chunk's next hop.
+		w := make([]uint32, hdrWords+1+len(ents))
 		w[0] = inlineFlag
 		w[1] = uint32(len(ents))<<nhBits | uint32(cover)
-		w[2], w[3] = uint32(d), uint32(d>>32)
-		copy(w[hdrWords+2:], ents)
+		w[2] = out[0] & nhMask
+		copy(w[hdrWords+1:], ents)
 		return w
 	}
 	// A /24 needs a sub-block when a range starts inside it; it and a /24
@@ -794,36 +791,6 @@ func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 	}
 	b.part, b.partOf = part, &w[0]
 	return w
-}
-
-// inline3 packs up to three ranges starting on /24 boundaries into an
-// inline descriptor. One range (a leaf) repeats its value three times, so
-// the lookup decodes every inline descriptor the same way.
-func inline3(out []uint32) (uint64, bool) {
-	if len(out) > 3 {
-		return 0, false
-	}
-	var st, vs [3]uint32
-	for i, r := range out {
-		if r&0x00ff0000 != 0 {
-			return 0, false
-		}
-		st[i], vs[i] = r>>24, r&0xffff
-	}
-	// Pad to three ranges; the padding repeats the last value.
-	for i := len(out); i < 3; i++ {
-		st[i], vs[i] = 0, vs[i-1]
-		if i > 1 {
-			st[i] = st[i-1]
-		}
-	}
-	return leafDesc(0) | uint64(st[2])<<inlineS2 | uint64(st[1])<<inlineS1 |
-		uint64(vs[2])<<inlineV2 | uint64(vs[1])<<inlineV1 | uint64(vs[0]), true
-}
-
-// leafDesc is the inline descriptor of a chunk with one value.
-func leafDesc(v uint16) uint64 {
-	return uint64(v) | uint64(v)<<inlineV1 | uint64(v)<<inlineV2
 }
 
 // leaf returns the shared chunk for a chunk with only a cover.
@@ -1227,18 +1194,7 @@ func decodeRanges(n *node, part []uint32, dst []uint32) []uint32 {
 			}
 		}
 	case w0&inlineFlag != 0:
-		d := uint64(n.w[hdrWords]) | uint64(n.w[hdrWords+1])<<32
-		dst = append(dst, uint32(d&nhMask))
-		{
-			for _, r := range [2]uint32{
-				uint32(d>>inlineS1&0xff)<<24 | uint32(d>>inlineV1&nhMask),
-				uint32(d>>inlineS2&0xff)<<24 | uint32(d>>inlineV2&nhMask),
-			} {
-				if r&0xffff != dst[len(dst)-1]&0xffff {
-					dst = append(dst, r)
-				}
-			}
-		}
+		dst = append(dst, n.w[hdrWords])
 	case w0&directFlag != 0:
 		d := unsafe.Slice((*uint8)(base), 256)
 		for j := range 256 {

@@ -318,14 +318,11 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 	}
 	// An inline descriptor reads offset 0 (its value is not used): a
 	// mask, not a branch, as the kinds mix unpredictably.
-	blk := unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
+	blk := unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint32(int32(d)>>31)))
 	// Offset 0 holds zeros, so only a complex chunk's byte can be esc8.
 	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
-	// The inline range of j: one per start at or below j (starts
-	// are bytes, so start-j-1 is negative exactly then).
-	k := (d>>inlineS1&0xff+^uint64(j))>>63 + (d>>inlineS2&0xff+^uint64(j))>>63
-	i := uint32(d>>(k*inlineV1)) & nhMask
-	if d>>kindShift == kindComplex {
+	i := d & nhMask
+	if d&complexD != 0 {
 		i = bv
 	}
 	if bv == esc8 || t.v4.nh.arr.Load() != arr {
@@ -352,12 +349,11 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
 	j := uintptr(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
-	blk = unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint64(int64(d)>>63)))
+	blk = unsafe.Add(unsafe.Pointer(unsafe.SliceData(tab.arena)), uintptr(d&offMask&uint32(int32(d)>>31)))
 	bv := uint32(*(*uint8)(unsafe.Add(blk, j)))
 	bv |= (bv + 1) >> 8 << 15 // esc8 gets kidFlag
-	k := (d>>inlineS1&0xff+^uint64(j))>>63 + (d>>inlineS2&0xff+^uint64(j))>>63
-	i = uint32(d>>(k*inlineV1)) & nhMask
-	if d>>kindShift == kindComplex {
+	i = d & nhMask
+	if d&complexD != 0 {
 		i = bv
 	}
 	return i, blk
