@@ -40,7 +40,7 @@ import (
 //	                 a next hop or kidFlag | i for a /24 holding longer
 //	                 prefixes, whose 256 uint16 values (one per address)
 //	                 are sub-block i, after the escapes)
-//	        inline:  the chunk's 64-bit descriptor, low word first
+//	        inline:  the chunk's 32-bit descriptor (its one next hop)
 //	        long:    one word per range, start<<16 | value
 //	        short:   one uint16 per range, start>>8<<8 | value (every start
 //	                 a multiple of 256, every value below 256, no children)
@@ -94,9 +94,9 @@ const (
 	// uint16 each (the value of each address of the /24). The count field
 	// is the number of sub-blocks, bits escShift.. the number of escapes.
 	flatFlag = 1 << 28
-	// inlineFlag (IPv4 only): the chunk's descriptor answers every lookup
-	// (kind inline); the lookup part is that descriptor, two
-	// words, low half first.
+	// inlineFlag (IPv4 only): the chunk has one value, which its
+	// descriptor holds (kind inline); the lookup part is that descriptor,
+	// one word.
 	inlineFlag  = 1 << 27
 	escShift    = 17
 	escMask     = 1<<9 - 1
@@ -111,26 +111,34 @@ const (
 	maxKids = nhMask + 1
 )
 
-// dir4 is the IPv4 direct table: per chunk a 64-bit descriptor, and an
+// dir4 is the IPv4 direct table: per chunk a 32-bit descriptor, and an
 // arena holding the lookup parts of the chunks that need one. The
-// descriptors fill 512 KiB, the only array a lookup indexes by the key's
+// descriptors fill 256 KiB, the only array a lookup indexes by the key's
 // top 16 bits.
 //
-// The descriptor alone (kind inline) answers chunks with up to three
-// ranges starting on /24 boundaries, one range (a leaf) included. For the
-// others (kind complex) it holds the byte offset in the arena of the
-// chunk's flat block (see flatFlag): the value of the key's /24 is one
-// byte at a fixed offset from it (next hops 1..254; each family numbers
-// its own), so a lookup costs the descriptor and one cache line of the
-// arena, with no search and no pointer to load. A /24 holding longer
-// prefixes, or whose next hop does not fit a byte, reads esc8 and takes
-// the slow path, a binary search of the part's escapes. The arena holds
-// only lookup parts, packed: a full table's fill 6.2 MB (the 16-bit
-// blocks this replaced took 11 MB, spread among the nodes' entries). The
-// chunks' entries stay in the writer's nodes (lpm.words4). A lookup loads a block byte even for inline chunks (at
+// The descriptor alone (kind inline) answers chunks with one value (a
+// leaf: its next hop, or 0 for no route; 61% of uniformly random
+// addresses on the full table). For the others (kind complex) it holds
+// the byte offset in the arena of the chunk's flat block (see flatFlag):
+// the value of the key's /24 is one byte at a fixed offset from it (next
+// hops 1..254; each family numbers its own), so a lookup costs the
+// descriptor and one cache line of the arena, with no search and no
+// pointer to load. A /24 holding longer prefixes, or whose next hop does
+// not fit a byte, reads esc8 and takes the slow path, a binary search of
+// the part's escapes. The arena holds only lookup parts, packed: a full
+// table's fill 7 MB. The chunks' entries stay in the writer's nodes
+// (lpm.words4). A lookup loads a block byte even for inline chunks (at
 // offset 0, zeros, always cached) and selects the answer with a
 // conditional move: random keys mix the kinds, and a mispredicted branch
 // on the kind stalls the lookups behind it.
+//
+// A 64-bit descriptor that also held chunks of two or three ranges on
+// /24 boundaries inline (6% of the chunks; 512 KiB of descriptors) was
+// slower: random lookups ran at 3.3x bart against 3.8-4.2x with 32 bits.
+// Fewer instructions and half the descriptor cache lines outweigh the
+// blocks those chunks now need (1 MB more arena). Before the arena, 16-bit
+// blocks inside the nodes (11 MB, spread among the entries) were reached
+// through a second 512 KiB array of block pointers: 2.8x.
 //
 // Publishing needs no seqlock: a descriptor and the offset of its part are
 // one word, and a part in the arena is never written again once a
@@ -146,13 +154,9 @@ const (
 // next-hop array pointer, which a reader loads before the dir4 (see
 // Table.lookup).
 //
-// Descriptor layout (uint64), by kind (bits 62..63):
-//
-//	inline   bits 0..14, 15..29, 30..44: values of three ranges; bits
-//	         45..52, 53..60: start>>8 of the second and third (a leaf
-//	         repeats its value three times, all starts 0)
-//	complex  bits 0..39: byte offset in arena of the chunk's block (its
-//	         header word w0 is the word before)
+// Descriptor layout (uint32): bit 31 clear (inline), bits 0..14 the next
+// hop; bit 31 set (complex), bits 0..30 the byte offset in arena of the
+// chunk's block (its header word w0 is the word before).
 type dir4 struct {
 	desc [1 << segBits]atomic.Uint32
 	// arena: parts, each the flat node's header word w0, then its block,
@@ -718,8 +722,8 @@ func (t *lpm) trim4() {
 }
 
 // encode4 lays out an IPv4 chunk from its ranges (long form, canonical:
-// no two neighbours with the same value): inline when a descriptor can
-// hold the ranges, else flat.
+// no two neighbours with the same value): inline when it has one value,
+// else flat.
 func (b *builder) encode4(out []uint32, cover uint16, ents []uint32) []uint32 {
 	if len(out) == 1 {
 		// One value: the descriptor is the chunk's next hop.

@@ -343,9 +343,8 @@ func (t *Table) lookup(a netip.Addr) *NextHop {
 // Both the inline value and the block value are computed and one is
 // selected: random keys mix the kinds, and a mispredicted branch on the
 // kind would cost more than the load of a block value (at offset 0 of the
-// arena, always cached, for chunks that are not complex). The inline
-// range is found with arithmetic (no compare and move per range) and the
-// kind selected with a conditional move.
+// arena, always cached, for chunks that are not complex), and the kind
+// is selected with a conditional move.
 func find4(tab *dir4, v uint32) (i uint32, blk unsafe.Pointer) {
 	j := uintptr(v>>8) & 0xff
 	d := tab.desc[v>>16].Load()
