@@ -37,28 +37,28 @@
 // prefixes below it, with the short prefix covering it, into sorted ranges
 // ("the last range starting at or below the key wins").
 //
-// IPv4 keeps per chunk a 64-bit descriptor. The descriptor alone answers
-// chunks of up to three ranges on /24 boundaries (one next hop included:
-// 67% of uniformly random addresses on the full table). Every other
-// chunk's descriptor holds the offset of its flat block in an arena: one
-// byte per /24 of the chunk, its next hop (IPv4 numbers its next hops
-// apart from IPv6, so up to 254 of them fit a byte), or an escape for a
-// /24 that holds longer prefixes (a sub-block of 256 16-bit values: 448
-// on the full table) or whose next hop does not fit, found by a binary
-// search of the block's escape list. So a lookup is the descriptor (a
-// 512 KiB array, cache-resident) and, for a third of random addresses and
-// nearly all table-drawn ones, one byte of the arena (6.2 MB: the blocks
-// alone, packed; the chunks' entries are kept elsewhere): no search, no
-// pointer to follow, and no unpredictable branch on anything read from
-// memory. The lookup computes both the descriptor's answer and the
-// block's (reading an always-cached zero block for inline chunks) and
-// selects with a conditional move, because random keys mix the kinds and
-// a mispredicted branch per lookup cost more than that load. The previous
-// designs here: DXR's compact range arrays (a binary search whose every
-// step waits on the previous load and mispredicts) ran random lookups at
-// 1.9x bart; 16-bit flat blocks inside the nodes, reached through a
-// second 512 KiB array of block pointers, at 2.8x; the arena of byte
-// blocks at 3.3x.
+// IPv4 keeps per chunk a 32-bit descriptor. For a chunk with one value
+// (one next hop, or none: 61% of uniformly random addresses on the full
+// table) the descriptor is the answer. Every other chunk's descriptor
+// holds the offset of its flat block in an arena: one byte per /24 of the
+// chunk, its next hop (IPv4 numbers its next hops apart from IPv6, so up
+// to 254 of them fit a byte), or an escape for a /24 that holds longer
+// prefixes (a sub-block of 256 16-bit values: 448 on the full table) or
+// whose next hop does not fit, found by a binary search of the block's
+// escape list. So a lookup is the descriptor (a 256 KiB array,
+// cache-resident) and, for 39% of random addresses and nearly all
+// table-drawn ones, one byte of the arena (7 MB: the blocks alone,
+// packed; the chunks' entries are kept elsewhere): no search, no pointer
+// to follow, and no unpredictable branch on anything read from memory.
+// The lookup reads both the descriptor's answer and a block byte (from an
+// always-cached zero block for inline chunks) and selects with a
+// conditional move, because random keys mix the kinds and a mispredicted
+// branch per lookup cost more than that load. Earlier designs here, as
+// random-address speed against bart: DXR's compact range arrays (a binary
+// search whose every step waits on the previous load and mispredicts)
+// 1.9x; 16-bit flat blocks inside the nodes, reached through a second
+// 512 KiB array of block pointers, 2.8x; byte blocks in the arena behind
+// 64-bit descriptors that also held chunks of up to three ranges, 3.3x.
 //
 // IPv6 uses the same nodes as a multibit trie with 16-bit strides: a
 // chunk's ranges may point at a child node for the next 16 bits, so a
@@ -69,12 +69,13 @@
 // and resolves most table prefixes (/32 to /48) in two or three nodes.
 //
 // Every node keeps its share of the RIB (its prefixes and their next hops)
-// behind its lookup part. An update recompiles only the span of the changed
+// behind its lookup part (an IPv4 block lives in the arena instead, with
+// the node beside it writer-side). An update recompiles only the span of the changed
 // prefix within its node, splices it into the node's other ranges and
 // copies the path above it (for a prefix of /16 or shorter: the chunks it
 // covers whose cover changes), never the whole table; AddRoutes compiles
 // each touched node once for bulk loads. Next hops are interned: routes
-// store a 15-bit index into the FIB's next-hop array.
+// store a 15-bit index into their family's next-hop array in the FIB.
 //
 // # Concurrency
 //
@@ -106,36 +107,46 @@
 // faster than bart). The lookup benchmarks alternate ours and bart in
 // blocks of 2^17 lookups, so both see the same machine conditions; timing
 // each over the whole run in turn let the machine's load swing the ratio
-// by 25% (random IPv4 read 2.4x to 3.35x that way). Last run, three
-// counts each:
+// by 25%. Even paired, a busy host moves it: a run while the VM's
+// neighbours were loud read random IPv4 at 2.8-3.2x for the design before
+// last, which quiet runs put at 3.2-3.4x. Last two runs, 6 + 3 counts of
+// the IPv4 lookups, 4 of the others:
 //
-//	IPv4 random addresses      22-27 ns   2.78-2.88x bart (target 3x)
-//	IPv4 table-drawn           30-58 ns   4.0-4.6x bart
-//	IPv4 1,024-address hot set 10-11 ns   4.8-4.9x bart
-//	IPv6 random / drawn / hot  17-18 / 197-216 / 110-115 ns
-//	                           0.69 / 1.30-1.38 / 0.82-0.90x bart
-//	4-FIB/1-FIB slowdown, IPv4 random 1.26-1.37 (bart 1.34-1.73); drawn
-//	                           1.24-1.39 (bart 1.70-2.12)
+//	IPv4 random addresses      12-14 ns   3.77-4.16x bart (target 3x;
+//	                                      2.75-2.95x before the arena)
+//	IPv4 table-drawn           13-16 ns   5.8-6.5x bart (before: 3.7-3.9x)
+//	IPv4 1,024-address hot set 5.1-5.9 ns 6.2-6.5x bart (before: 4.6-4.8x)
+//	IPv6 random / drawn / hot  14-15 / 132-139 / 75-80 ns
+//	                           0.59-0.60 / 0.97-1.02 / 0.78-0.80x bart
+//	                           (unchanged by the IPv4 work)
+//	4-FIB/1-FIB slowdown, IPv4 random 1.31-1.39 (bart 1.47-1.57); drawn
+//	                           1.27-1.41 (bart 1.51-1.68)
 //	allocations per lookup     0
 //
-// A random IPv4 key reads the /16's descriptor and block pointer (two
-// 512 KiB arrays, L2-resident; putting them side by side in one array did
-// not help) and, for a complex /16, one 16-bit value of its 512-byte block,
-// which misses to L3. Memory and
-// updates (go test -bench 'Bytes|Build|Update'):
+// A random IPv4 key reads the /16's descriptor (a 256 KiB array,
+// L2-resident) and, for a complex /16, one byte of its block in the 7 MB
+// arena, which misses to L3. Memory and updates (go test -bench
+// 'Bytes|Build|Update'):
 //
-//	IPv4 bytes per prefix      19.6 amd64 (bart 22.7); 18.8 arm (bart 19.8,
-//	                           under qemu-arm, GOARM=7)
-//	IPv6 bytes per prefix      30.4 amd64 (bart 43.2); 24.5 arm (bart 30.4)
-//	IPv4 load, Add one by one  1.9-2.3 us per prefix; AddRoutes 0.44 us;
-//	                           bart Insert 0.07 us
-//	IPv4 update                7.3 us per Add + Delete of a /17-/32
-//	                           (bart 0.3 us; 4.9 us with compact ranges)
+//	IPv4 bytes per prefix      14.3 amd64 (bart 22.7; 19.6 before); 13.7
+//	                           arm (bart 19.8; 18.8 before; under
+//	                           qemu-arm, GOARM=7)
+//	IPv6 bytes per prefix      28.8 amd64 (bart 43.2); 22.9 arm (bart 30.4)
+//	IPv4 load, Add one by one  1.5-1.6 us per prefix (1.2 before);
+//	                           AddRoutes 0.32-0.36 us; bart Insert 0.05 us
+//	IPv4 update                6.0-6.4 us per Add + Delete of a /17-/32
+//	                           (bart 0.3 us; 5.0-5.2 us before the arena)
 //
-// Where the time goes: an IPv4 lookup costs about 70 instructions
-// (callgrind, random addresses; bart about 240), and for a third of random
-// addresses one access to the block's line, which misses the caches. Updates pay for the flat blocks: an update re-encodes the
-// chunk's 256 values, about 1.5x the cost with compact ranges. Bulk loads
-// carve the blocks out of 256 KiB slabs, which saves the size-class
-// rounding of one allocation per chunk (0.8 B/prefix).
+// Where the time goes: the IPv4 lookup's fast path is 54 instructions
+// (its assembly; 69 before the arena, and bart about 240 by callgrind),
+// and for 39% of random addresses one access to the arena's line, which
+// misses the caches. Updates pay for the flat blocks, as before (an
+// update re-encodes the chunk's 256 values, about 1.5x the cost with
+// compact ranges), and now for the arena's copies: every replaced block
+// stays in the arena as garbage until it fills, and then the live blocks
+// are copied to a new arena with half as much room again (3 ms on the
+// full table, roughly 1 us of each Add + Delete above; the arena may hold
+// up to 1.5 times its live blocks meanwhile, and a bulk load trims it to
+// 1/32 of room). Bulk loads carve the entries' nodes out of 256 KiB
+// slabs, which saves the size-class rounding of one allocation per chunk.
 package route
