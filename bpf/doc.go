@@ -202,22 +202,23 @@
 // Figures (BenchmarkTap*; amd64 KVM guest, 2 cores shared with other
 // jobs; ratios from the same run):
 //
-//   - no listener: 1.0-1.96 ns (target <= 2 ns); the same instructions
-//     measure 0.98 or 1.63 ns depending on where the benchmark loop falls
-//     relative to 32-byte code boundaries;
+//   - no listener: 0.62-1.96 ns over the sessions (target <= 2 ns); the
+//     same instructions measure 0.62, 0.98 or 1.63 ns depending on where
+//     the benchmark loop falls relative to 32-byte code boundaries;
 //   - one accept-all zero-copy listener, 64-byte frames, default stamps
 //     (BPF_T_MICROTIME, tscfg normal): 107 ns per frame at the start of
-//     the work, 67-70 with Go's clock, 39-43 ns with the TSC timecounter:
-//     23-26 million frames/s against the 14.88 of 10 GbE line rate. With
-//     tscfg fast 27-30 ns, with no stamp 24-27 ns;
-//   - the same through the copying read path: 46-51 ns (normal), 35-39
-//     (fast), 31-35 (none). The zero-copy path is 1.19-1.31x faster
-//     (x-anchor of BenchmarkTapCopyRead64), not the 2x asked: see below;
+//     the work, 67-70 with Go's clock, 38.5-39.7 ns with the TSC
+//     timecounter: 25.2-26.0 million frames/s against the 14.88 of 10 GbE
+//     line rate. With tscfg fast 27.5 ns, with no stamp 22.9-24.2 ns;
+//   - the same through the copying read path: 46.3-46.5 ns (normal),
+//     34.7 (fast), 31.0-32.2 (none). The zero-copy path is 1.19x, 1.27x
+//     and 1.37-1.43x faster (x-anchor of BenchmarkTapCopyRead64), not the
+//     2x asked: see below;
 //   - 8 zero-copy listeners with different corpus filters: 208 -> 169-175
-//     ns per frame, about 4.2x running the 8 compiled filters alone
-//     (40 ns); 0 allocations on every tap path.
+//     -> 112-113 ns per frame (the last with the TSC), 3.6x running the 8
+//     compiled filters alone (31 ns); 0 allocations on every tap path.
 //
-// Where the 40 ns go: about 12 ns for the stamp (the TSC read and the
+// Where the 39 ns go: about 12 ns for the stamp (the TSC read and the
 // timeval), 12 ns for the descriptor lock (two locked read-modify-writes;
 // the release waits for the record's stores to drain), and the rest for
 // the filter call, the record header, the copy, the counters and the
@@ -226,10 +227,11 @@
 // Why the copying read is not 2x slower: both paths run the same tap into
 // a buffer; the copying path then moves each record to the reader's
 // buffer. BenchmarkTapCopyRead64 times that move alone (3.1 ns for a
-// 64-byte frame's 88-byte record) and reports the copying path's extra
-// time in such moves: about 2 (the extra reads of a larger working set).
-// A 2x ratio would need the extra to equal the whole tap, which itself
-// writes that record and reads the clock: 12 record moves. In FreeBSD the
+// 64-byte frame's record) and reports the copying path's extra time in
+// such moves: 2.3-3.1 (the move, the consumer's reads of a buffer it did
+// not write, and a working set half as large again). A 2x ratio would
+// need the extra to equal the whole tap, which itself writes that record
+// and reads the clock: about 12 record moves. In FreeBSD the
 // 2x comes from read(2)'s system call and copyout, which a function call in
 // one address space does not pay.
 //
