@@ -186,3 +186,38 @@ func TestSystemClockCounter(t *testing.T) {
 		t.Fatalf("only %d windups in %d reads", gens, reads)
 	}
 }
+
+// TestTimecounterJump: a counter that jumps ahead of Go's clock (a VM
+// resumed or migrated) is not extrapolated: the windup returns Go's clock,
+// withdraws the hands and measures the scale afresh, so that the jump does
+// not stay in it.
+func TestTimecounterJump(t *testing.T) {
+	var tc tsc
+	tc.cur.Store(&blankHands)
+	f := &fakeCounter{}
+	f.at3GHz(100, 0)
+	tc.windup(f.sample)
+	f.at3GHz(100+4*calibCycles, 0)
+	tc.windup(f.sample)
+	if _, ok := tc.read(uint64(f.cyc + 1)); !ok {
+		t.Fatal("no hands after calibration")
+	}
+	// 30 s of counter while Go's clock moved 1 ms.
+	up := f.up + int64(time.Millisecond)
+	f.cyc, f.up = f.cyc+90_000_000_000, up
+	if got := tc.windup(f.sample); got != up {
+		t.Fatalf("windup after the jump returned %d, want Go's clock %d", got, up)
+	}
+	if _, ok := tc.read(uint64(f.cyc + 1)); ok {
+		t.Fatal("hands still used after the counter jumped")
+	}
+	// Calibrated again from the jump on: 1/3 ns per cycle, offset by
+	// where Go's clock was at the jump.
+	base, baseUp := f.cyc, f.up
+	f.cyc, f.up = base+4*calibCycles, baseUp+4*calibCycles/3
+	tc.windup(f.sample)
+	got, ok := tc.read(uint64(f.cyc + 3000))
+	if want := f.up + 1000; !ok || got < want-1 || got > want+1 {
+		t.Errorf("after recalibration read = %d, %v; want %d±1", got, ok, want)
+	}
+}

@@ -172,7 +172,10 @@ const (
 	// over; reads before it use Go's clock.
 	calibCycles = 1 << 22
 	maxScale    = 1 << 36 // counters slower than 62.5 MHz are not used
-	nHands      = 4
+	// maxSkew is how far ahead of Go's clock the hands may extrapolate
+	// before the windup takes the counter to have jumped.
+	maxSkew = int64(time.Millisecond)
+	nHands  = 4
 )
 
 type timehands struct {
@@ -202,7 +205,9 @@ type tsc struct {
 // hands start where the old ones would have read (time never steps back);
 // if that is ahead of Go's clock, the new scale is lowered to give the
 // difference back over the next interval, the way FreeBSD slews the
-// timecounter for NTP, and if behind, the hands start at Go's clock.
+// timecounter for NTP, and if behind, the hands start at Go's clock. A
+// counter that jumped (ahead of Go's clock by more than maxSkew, or back
+// past the calibration start) restarts the calibration.
 func (t *tsc) windup(sample func() (cyc uint64, up int64)) int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -214,16 +219,15 @@ func (t *tsc) windup(sample func() (cyc uint64, up int64)) int64 {
 	if old == &blankHands {
 		old = nil
 	}
-	if t.calCyc == 0 {
-		t.calCyc, t.calUp = cyc, up
+	dc, du := cyc-t.calCyc, up-t.calUp
+	if t.calCyc == 0 || dc >= 1<<63 {
+		// The first windup, or the counter went back past where
+		// calibration started (a resumed VM): calibrate from here.
+		t.recalibrate(cyc, up)
 		return up
 	}
-	dc, du := cyc-t.calCyc, up-t.calUp
-	if dc < calibCycles || dc >= 1<<63 || du <= 0 {
-		return up // still calibrating, or the counter went back: Go's clock
-	}
-	if uint64(du)>>32 >= dc {
-		return up // a counter too slow to use
+	if dc < calibCycles || du <= 0 || uint64(du)>>32 >= dc {
+		return up // still calibrating, or a counter too slow to use
 	}
 	scale, _ := bits.Div64(uint64(du)>>32, uint64(du)<<32, dc)
 	if scale == 0 || scale >= maxScale {
@@ -232,12 +236,22 @@ func (t *tsc) windup(sample func() (cyc uint64, up int64)) int64 {
 	start := up
 	if old != nil {
 		hi, lo := bits.Mul64(cyc-old.cyc0.Load(), old.scale.Load())
-		if hi < 1<<31 {
-			if ext := old.up0.Load() + int64(hi<<32|lo>>32); ext > up {
-				start = ext
-				give := uint64(ext-up) << 32 / windupCycles
-				scale -= min(give, scale/2)
-			}
+		ext := old.up0.Load() + int64(hi<<32|lo>>32)
+		switch {
+		case hi >= 1<<31:
+			// Too far past the old hands to extrapolate: start at Go's
+			// clock.
+		case ext > up+maxSkew:
+			// The counter ran ahead of Go's clock by more than any scale
+			// error explains: it jumped (a migrated or resumed VM). Go's
+			// clock is right; stamps step back to it once, and the scale
+			// is measured afresh, without the jump in it.
+			t.recalibrate(cyc, up)
+			return up
+		case ext > up:
+			start = ext
+			give := uint64(ext-up) << 32 / windupCycles
+			scale -= min(give, scale/2)
 		}
 	}
 	th := &t.hands[t.next]
@@ -252,6 +266,14 @@ func (t *tsc) windup(sample func() (cyc uint64, up int64)) int64 {
 	th.gen.Store(t.gen)
 	t.cur.Store(th)
 	return start
+}
+
+// recalibrate restarts the scale's measurement at (cyc, up) and withdraws
+// the hands, so reads use Go's clock until calibCycles have passed. t.mu
+// held.
+func (t *tsc) recalibrate(cyc uint64, up int64) {
+	t.calCyc, t.calUp = cyc, up
+	t.cur.Store(&blankHands)
 }
 
 func (c *SystemClock) UptimeFast() time.Duration {
