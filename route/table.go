@@ -474,9 +474,10 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 				var at uintptr
 				for cnt > 1 {
 					h := cnt >> 1
-					if *(*uint16)(unsafe.Add(base, 2*(at+h))) <= x {
-						at += h
-					}
+					// at += h when the start is <= x, without a
+					// branch: the difference's sign is the mask.
+					d := uint64(x) - uint64(*(*uint16)(unsafe.Add(base, 2*(at+h))))
+					at += h &^ uintptr(int64(d)>>63)
 					cnt -= h
 				}
 				v = uint32(*(*uint16)(unsafe.Add(base, 2*at)) & 0xff)
@@ -497,9 +498,8 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 				x := k<<16 | 0xffff
 				for cnt > 1 {
 					h := cnt >> 1
-					if *(*uint32)(unsafe.Add(base, 4*(at+h))) <= x {
-						at += h
-					}
+					d := uint64(x) - uint64(*(*uint32)(unsafe.Add(base, 4*(at+h))))
+					at += h &^ uintptr(int64(d)>>63)
 					cnt -= h
 				}
 				v = *(*uint32)(unsafe.Add(base, 4*at)) & 0xffff
