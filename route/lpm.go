@@ -203,7 +203,29 @@ func (k key128) seg(d int) uint32 {
 type node struct {
 	w    []uint32
 	kids []*node // sorted by seg
-	seg  uint16  // this node's segment value in its parent (writer only)
+	// kidw holds &kids[i].w[0] for each child, so that a lookup reaches a
+	// child's words without waiting on the load of its node. The writer
+	// fills it in publish (fillKidw), before the chunk's atomic store,
+	// and only for nodes not yet published.
+	kidw []*uint32
+	seg  uint16 // this node's segment value in its parent (writer only)
+}
+
+// fillKidw sets kidw in every node of the tree under n that has children
+// and no kidw yet: the nodes an update built. A published node always has
+// its kidw (publish is the only way IPv6 nodes reach readers), so the walk
+// stops at the old subtrees the new path shares, and it never writes a
+// node a reader can see.
+func fillKidw(n *node) {
+	if n == nil || len(n.kids) == 0 || n.kidw != nil {
+		return
+	}
+	kw := make([]*uint32, len(n.kids))
+	for i, k := range n.kids {
+		fillKidw(k)
+		kw[i] = &k.w[0]
+	}
+	n.kidw = kw
 }
 
 // rangeWords is the size of a node's lookup part in words, by format.
@@ -632,6 +654,7 @@ func (t *lpm) publish(c uint32, n *node) {
 		t.publish4(c, n)
 		return
 	}
+	fillKidw(n)
 	t.chunks6.Load()[c].Store(n)
 }
 

@@ -457,13 +457,15 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 		}
 		// Children are reached through immutable parents, so one
 		// consistent root pins the whole path.
+		// p is n's words, read from the parent's kidw rather than from
+		// n, so the search need not wait on n's load.
 		n, v := root, uint32(0)
+		p := unsafe.Pointer(unsafe.SliceData(n.w))
 		hi, lo := hi0<<16|lo0>>48, lo0<<16
 		for {
 			k := uint32(hi >> 48)
 			hi, lo = hi<<16|lo>>48, lo<<16
 			// findChunk, written out.
-			p := unsafe.Pointer(unsafe.SliceData(n.w))
 			w0 := *(*uint32)(p)
 			base := unsafe.Add(p, hdrWords*4)
 			cnt := uintptr(w0 & countMask)
@@ -507,7 +509,9 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 			if v&kidFlag == 0 {
 				break
 			}
-			n = n.kids[v&nhMask]
+			i := v & nhMask
+			p = unsafe.Pointer(n.kidw[i])
+			n = n.kids[i]
 		}
 		if v == 0 {
 			return nil
