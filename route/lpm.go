@@ -222,8 +222,10 @@ func fillKidw(n *node) {
 	}
 	kw := make([]*uint32, len(n.kids))
 	for i, k := range n.kids {
-		fillKidw(k)
-		kw[i] = &k.w[0]
+		if k.kidw == nil && len(k.kids) > 0 {
+			fillKidw(k)
+		}
+		kw[i] = unsafe.SliceData(k.w)
 	}
 	n.kidw = kw
 }
