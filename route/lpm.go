@@ -258,66 +258,11 @@ func (n *node) ents() []uint32 {
 // empty reports a node with neither entries nor children.
 func (n *node) empty() bool { return n.w[1]>>nhBits == 0 && len(n.kids) == 0 }
 
-// findChunk returns the range value for segment value k in the node whose
-// words start at p, reading the format from the node header (IPv6 walks;
-// IPv4 chunks are flat, see Table.lookup).
-func findChunk(p *uint32, k uint32) uint32 {
-	w0 := *p
-	cnt := int(w0 & countMask)
-	base := unsafe.Add(unsafe.Pointer(p), hdrWords*4)
-	switch {
-	case w0&directFlag != 0:
-		return uint32(*(*uint8)(unsafe.Add(base, k>>8)))
-	case w0&shortFlag != 0:
-		return findShort(unsafe.Slice((*uint16)(base), cnt), k)
-	case w0&indexFlag != 0:
-		idx := (*[256]uint16)(base)
-		j := k >> 8
-		lo, hi := int(idx[j]), cnt-1
-		if j < 255 {
-			hi = int(idx[j+1])
-		}
-		r := unsafe.Slice((*uint32)(unsafe.Add(base, indexWords*4)), cnt)
-		return findLong(r[lo:hi+1], k)
-	}
-	return findLong(unsafe.Slice((*uint32)(base), cnt), k)
-}
-
 // chunkNode rebuilds the node of an IPv4 chunk from its flat node pointer.
 func chunkNode(p *uint32) *node {
 	h := unsafe.Slice(p, hdrWords)
 	n := hdrWords + rangeWords(h[0]) + int(h[1]>>nhBits)
 	return &node{w: unsafe.Slice(p, n)}
-}
-
-// findLong returns the value of the last range whose start is <= k
-// (ranges[0] starts at 0). The indexed and direct formats keep these
-// searches to a few ranges in dense nodes.
-func findLong(r []uint32, k uint32) uint32 {
-	x := k<<16 | 0xffff
-	lo, n := 0, len(r)
-	for n > 1 {
-		h := n >> 1
-		if r[lo+h] <= x {
-			lo += h
-		}
-		n -= h
-	}
-	return r[lo] & 0xffff
-}
-
-// findShort is findLong for the two-byte format.
-func findShort(r []uint16, k uint32) uint32 {
-	x := uint16(k | 0xff)
-	lo, n := 0, len(r)
-	for n > 1 {
-		h := n >> 1
-		if r[lo+h] <= x {
-			lo += h
-		}
-		n -= h
-	}
-	return uint32(r[lo] & 0xff)
 }
 
 // Entry encoding.

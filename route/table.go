@@ -434,12 +434,16 @@ func addr128(a *netip.Addr) (hi, lo uint64) {
 
 // lookup6 looks up anything that is not IPv4 (the zero Addr has no route).
 //
-// It is findChunk and key128.seg written out, with no call on the way: most
-// random keys end at the root slot (no route below the /16), and the rest
-// at the first or second node, so the call and spill overhead of a generic
-// walk weighed as much as the searches. The key is shifted left 16 bits per
-// level (a constant shift, no variable-shift checks), and the binary
-// searches are written so the compiler emits conditional moves.
+// The walk is written out, with no call on the way: 99.3% of random keys
+// in 2000::/3 end at an empty root slot (60 /16s hold routes on the full
+// table), table-drawn ones at the first or second node, so a call per
+// node and the spills around it weighed as much as the searches. The key
+// is shifted left 16 bits per level (constant shifts), and the binary
+// searches add a mask rather than branch (the compiler emitted a branch
+// per step, which random keys mispredict half the time). A child's words
+// come from its parent's kidw, so the search in the child does not wait
+// for the load of the child's node; the node itself is loaded beside it,
+// for the next level's kids and kidw.
 func (t *Table) lookup6(a netip.Addr) *NextHop {
 	if !a.IsValid() {
 		return nil
@@ -465,7 +469,8 @@ func (t *Table) lookup6(a netip.Addr) *NextHop {
 		for {
 			k := uint32(hi >> 48)
 			hi, lo = hi<<16|lo>>48, lo<<16
-			// findChunk, written out.
+			// The value of k in n: the last range starting at or
+			// below k, by n's format (see the node words in lpm.go).
 			w0 := *(*uint32)(p)
 			base := unsafe.Add(p, hdrWords*4)
 			cnt := uintptr(w0 & countMask)
