@@ -64,7 +64,8 @@ import (
 // once published; a writer builds replacements beside them and publishes
 // each chunk with one atomic store (IPv4: a descriptor, which names its
 // arena part, see dir4; IPv6: one atomic pointer per chunk, with path
-// copying below it). Writers are serialized by the owning Table's mutex,
+// copying below it; the new nodes' kidw, the children's word pointers
+// lookups follow, are filled before that store). Writers are serialized by the owning Table's mutex,
 // which also protects the short maps, coverLen, the leaf cache, the IPv4
 // node words (words4), the arena's used end and the builder scratch.
 
