@@ -68,6 +68,20 @@
 // 2400-240f::/16), while the trie keeps every node in the 32-bit format
 // and resolves most table prefixes (/32 to /48) in two or three nodes.
 //
+// The IPv6 lookup is one function with no call: 99.3% of random keys in
+// 2000::/3 end at an empty root slot (about 60 /16s hold routes on the
+// full table), and table-drawn keys at the first (15%) or second node
+// (85%), where it searches the node's ranges by its format with
+// branch-free binary search steps. It reads the address's two 64-bit
+// halves from the netip.Addr itself (checked at init against As16, which
+// it falls back to): As16's two 8-byte stores and one 16-byte reload
+// defeat store forwarding, which cost more than half of a random lookup.
+// Each node keeps, beside its children, their word pointers (kidw,
+// filled when the writer publishes a chunk, before the store), so the
+// search in a child starts without waiting for the load of the child's
+// node. Tried and dropped: a second array of root word pointers beside
+// the root slots, for the same saving at the root (no gain measured).
+//
 // Every node keeps its share of the RIB (its prefixes and their next hops)
 // behind its lookup part (an IPv4 block lives in the arena instead, with
 // the node beside it writer-side). An update recompiles only the span of the changed
@@ -94,7 +108,9 @@
 // array is copied, never written, when a slot is reused, and every new
 // slot publishes a new array: an IPv4 reader loads the array before the
 // table and, if it is unchanged after, knows the slot it read holds what
-// the chunk meant (IPv6 re-checks its chunk's root instead). A Lookup
+// the chunk meant (IPv6 re-checks its chunk's root instead; a new IPv6
+// node, its kidw included, is complete before the store that publishes
+// its root, and kidw is never written once published). A Lookup
 // concurrent with an update returns the answer of either the old or the
 // new table. FIBs.mu serializes changes to the FIB set and operations
 // across FIBs; lock order is FIBs.mu, then Table.mu.
@@ -110,15 +126,19 @@
 // by 25%. Even paired, a busy host moves it: a run while the VM's
 // neighbours were loud read random IPv4 at 2.8-3.2x for the design before
 // last, which quiet runs put at 3.2-3.4x. Last two runs, 6 + 3 counts of
-// the IPv4 lookups, 4 of the others:
+// the IPv4 lookups, 4 of the others; for IPv6 lookups, IPv6 memory and
+// updates, two runs of 3 and 2 counts after the IPv6 work, when the IPv4
+// lookups read 11.9 / 13.0-13.2 / 5.1 ns (unchanged; 4.3 / 7.5 / 6.6x a
+// slower bart):
 //
 //	IPv4 random addresses      12-14 ns   3.77-4.16x bart (target 3x;
 //	                                      2.75-2.95x before the arena)
 //	IPv4 table-drawn           13-16 ns   5.8-6.5x bart (before: 3.7-3.9x)
 //	IPv4 1,024-address hot set 5.1-5.9 ns 6.2-6.5x bart (before: 4.6-4.8x)
-//	IPv6 random / drawn / hot  14-15 / 132-139 / 75-80 ns
-//	                           0.59-0.60 / 0.97-1.02 / 0.78-0.80x bart
-//	                           (unchanged by the IPv4 work)
+//	IPv6 random / drawn / hot  3.3 / 57-60 / 36 ns
+//	                           2.37-2.39 / 1.72-1.79 / 1.43-1.48x bart
+//	                           (before: 14-15 / 132-139 / 75-80 ns,
+//	                           0.59-0.60 / 0.97-1.02 / 0.78-0.80x)
 //	4-FIB/1-FIB slowdown, IPv4 random 1.31-1.39 (bart 1.47-1.57); drawn
 //	                           1.27-1.41 (bart 1.51-1.68)
 //	allocations per lookup     0
@@ -131,7 +151,13 @@
 //	IPv4 bytes per prefix      14.3 amd64 (bart 22.7; 19.6 before); 13.7
 //	                           arm (bart 19.8; 18.8 before; under
 //	                           qemu-arm, GOARM=7)
-//	IPv6 bytes per prefix      28.8 amd64 (bart 43.2); 22.9 arm (bart 30.4)
+//	IPv6 bytes per prefix      30.6 amd64 (bart 43.2; 28.8 before
+//	                           kidw); 24.4 arm (bart 30.4; 22.9 before)
+//	IPv6 update                28-32 us per Add + Delete (bart 0.4 us;
+//	                           24-25 us before kidw: the root's kidw is
+//	                           copied with its children); Add one by one
+//	                           5.4-6.0 us (4.3-4.5 before); AddRoutes
+//	                           0.36-0.51 us (0.36-0.53 before)
 //	IPv4 load, Add one by one  1.5-1.6 us per prefix (1.2 before);
 //	                           AddRoutes 0.32-0.36 us; bart Insert 0.05 us
 //	IPv4 update                6.0-6.4 us per Add + Delete of a /17-/32
@@ -147,6 +173,9 @@
 // are copied to a new arena with half as much room again (3 ms on the
 // full table, roughly 1 us of each Add + Delete above; the arena may hold
 // up to 1.5 times its live blocks meanwhile, and a bulk load trims it to
-// 1/32 of room). Bulk loads carve the entries' nodes out of 256 KiB
-// slabs, which saves the size-class rounding of one allocation per chunk.
+// 1/32 of room). An IPv6 lookup on the hot set waits mostly on its
+// dependent loads (root index, root range, the child's ranges: the range
+// loads are most of its profile), random ones on the root slot. Bulk
+// loads carve the entries' nodes out of 256 KiB slabs, which saves the
+// size-class rounding of one allocation per chunk.
 package route
