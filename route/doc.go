@@ -80,7 +80,10 @@
 // filled when the writer publishes a chunk, before the store), so the
 // search in a child starts without waiting for the load of the child's
 // node. Tried and dropped: a second array of root word pointers beside
-// the root slots, for the same saving at the root (no gain measured).
+// the root slots, for the same saving at the root (no gain measured), and
+// copying an updated root's kidw from the root it replaces instead of
+// reading every child (update cost within noise: the time goes to
+// allocating and scanning the new array, not to the children).
 //
 // Every node keeps its share of the RIB (its prefixes and their next hops)
 // behind its lookup part (an IPv4 block lives in the arena instead, with
