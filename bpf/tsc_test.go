@@ -15,11 +15,26 @@ func (f *fakeCounter) sample() (uint64, int64) { return uint64(f.cyc), f.up }
 // at3GHz sets the counter to cyc and Go's clock to cyc/3 ns plus off.
 func (f *fakeCounter) at3GHz(cyc, off int64) { f.cyc, f.up = cyc, cyc/3+off }
 
-func TestTimecounterCalibration(t *testing.T) {
-	var tc tsc
+// newFakeTimecounter returns a timecounter as NewSystemClock starts it and
+// a fake counter at cyc.
+func newFakeTimecounter(cyc int64) (*tsc, *fakeCounter) {
+	tc := new(tsc)
 	tc.cur.Store(&blankHands)
 	f := &fakeCounter{}
-	f.at3GHz(1000, 0)
+	f.at3GHz(cyc, 0)
+	return tc, f
+}
+
+// calibrate runs the two windups that start and end the calibration on a
+// 3 GHz line, over span counter ticks from where f is.
+func calibrate(tc *tsc, f *fakeCounter, span int64) {
+	tc.windup(f.sample)
+	f.at3GHz(f.cyc+span, 0)
+	tc.windup(f.sample)
+}
+
+func TestTimecounterCalibration(t *testing.T) {
+	tc, f := newFakeTimecounter(1000)
 	// The first windup only records where calibration starts.
 	if got := tc.windup(f.sample); got != f.up {
 		t.Fatalf("first windup returned %d, want Go's clock %d", got, f.up)
@@ -68,15 +83,9 @@ func TestTimecounterCalibration(t *testing.T) {
 // up; when it runs faster, the hands step forward to it. Either way reads
 // at increasing counter values never decrease.
 func TestTimecounterSlew(t *testing.T) {
-	var tc tsc
-	tc.cur.Store(&blankHands)
-	f := &fakeCounter{}
-	cyc := int64(5000)
-	f.at3GHz(cyc, 0)
-	tc.windup(f.sample)
-	cyc += 4 * calibCycles
-	f.at3GHz(cyc, 0)
-	tc.windup(f.sample)
+	tc, f := newFakeTimecounter(5000)
+	calibrate(tc, f, 4*calibCycles)
+	cyc := f.cyc
 
 	last := int64(-1)
 	check := func(c int64) int64 {
@@ -126,13 +135,8 @@ func TestTimecounterSlew(t *testing.T) {
 // TestTimecounterGeneration: a reader holding hands the windup is
 // rewriting (generation 0, or changed) must not use them.
 func TestTimecounterGeneration(t *testing.T) {
-	var tc tsc
-	tc.cur.Store(&blankHands)
-	f := &fakeCounter{}
-	f.at3GHz(1, 0)
-	tc.windup(f.sample)
-	f.at3GHz(1+calibCycles, 0)
-	tc.windup(f.sample)
+	tc, f := newFakeTimecounter(1)
+	calibrate(tc, f, calibCycles)
 	th := tc.cur.Load()
 	if _, ok := tc.read(uint64(f.cyc + 10)); !ok {
 		t.Fatal("fresh hands refused")
@@ -192,13 +196,8 @@ func TestSystemClockCounter(t *testing.T) {
 // withdraws the hands and measures the scale afresh, so that the jump does
 // not stay in it.
 func TestTimecounterJump(t *testing.T) {
-	var tc tsc
-	tc.cur.Store(&blankHands)
-	f := &fakeCounter{}
-	f.at3GHz(100, 0)
-	tc.windup(f.sample)
-	f.at3GHz(100+4*calibCycles, 0)
-	tc.windup(f.sample)
+	tc, f := newFakeTimecounter(100)
+	calibrate(tc, f, 4*calibCycles)
 	if _, ok := tc.read(uint64(f.cyc + 1)); !ok {
 		t.Fatal("no hands after calibration")
 	}
