@@ -196,12 +196,12 @@ type tsc struct {
 	hands  [nHands]timehands
 	next   int    // index of the hands the next windup writes
 	gen    uint32 // last generation written
-	calCyc uint64 // counter and uptime of the first windup: the scale is
-	calUp  int64  // measured from there, so its error shrinks with time
+	calCyc uint64 // counter and uptime where calibration started: the
+	calUp  int64  // scale is measured from there, its error shrinking with time
 }
 
 // windup publishes new hands and returns the uptime now. The scale is the
-// ratio of Go's monotonic clock to the counter since the first windup. The
+// ratio of Go's monotonic clock to the counter since calibration started. The
 // hands start where the old ones would have read (time never steps back);
 // if that is ahead of Go's clock, the new scale is lowered to give the
 // difference back over the next interval, the way FreeBSD slews the
